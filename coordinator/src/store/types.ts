@@ -1,0 +1,340 @@
+/**
+ * The coordinator's store, as the rest of the coordinator sees it: plain records and synchronous methods.
+ * No drizzle or better-sqlite3 type leaks past this interface. Not-found reads return null; mutations of
+ * missing rows throw CohortError('NOT_FOUND' family) with a message naming the id.
+ *
+ * Every mutating method that an operator or auditor cares about appends a hash-chained audit entry in the same
+ * transaction, so the audit trail and the state it describes cannot disagree.
+ * Times are milliseconds since the Unix epoch, passed in by the caller (the store never reads the clock).
+ */
+import type { ModelLayout } from '../../../shared/src/core/tensor/layout.js';
+
+export type ClientStatus = 'active' | 'quarantined' | 'revoked';
+
+/** Capabilities as reported by the agent (JSON-serialisable). */
+export interface ClientCapabilitiesRecord {
+  backend: string;
+  platform: string;
+  agentVersion: string;
+  numExamples: number;
+  inputShape: number[];
+  numClasses: number;
+  features: string[];
+  tasks: string[];
+}
+
+export interface ClientRecord {
+  id: string;
+  /** Ed25519 public key, 32 bytes. */
+  identityPublicKey: Uint8Array;
+  displayName: string;
+  status: ClientStatus;
+  statusReason: string | null;
+  /** Reputation in [0, 1]; 1 = fully trusted. Robust aggregation (issue 5) updates it. */
+  reputation: number;
+  enrolledAt: number;
+  lastSeenAt: number | null;
+  capabilities: ClientCapabilitiesRecord;
+}
+
+export interface NewClient {
+  id: string;
+  identityPublicKey: Uint8Array;
+  displayName: string;
+  capabilities: ClientCapabilitiesRecord;
+}
+
+export interface EnrollmentTokenRecord {
+  id: string;
+  /** SHA-256 hex of the token; the token itself is never stored. */
+  tokenHash: string;
+  label: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  usedByClientId: string | null;
+}
+
+export type FederationStatus = 'created' | 'running' | 'paused' | 'completed' | 'failed';
+
+export interface FederationRecord {
+  id: string;
+  name: string;
+  status: FederationStatus;
+  statusReason: string | null;
+  /** The validated federation spec, JSON-serialisable (the coordinator owns its shape). */
+  spec: Record<string, unknown>;
+  /** TF.js layers topology, JSON text. */
+  topologyJson: string;
+  layout: ModelLayout;
+  roundsTarget: number;
+  roundsCommitted: number;
+  /** Version of the latest committed model (0 = initial). */
+  currentModelVersion: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewFederation {
+  id: string;
+  name: string;
+  spec: Record<string, unknown>;
+  topologyJson: string;
+  layout: ModelLayout;
+  roundsTarget: number;
+  createdAt: number;
+  /** Initial status: 'created', or 'running' when started at creation. */
+  status: 'created' | 'running';
+}
+
+export interface ModelVersionRecord {
+  id: string;
+  federationId: string;
+  /** 0 = initial model; version v was produced by the v-th committed round. */
+  version: number;
+  /** SHA-256 hex of the weight file (float32 LE, flat in layout order). */
+  sha256: string;
+  parentSha256: string | null;
+  sizeBytes: number;
+  /** Round that produced it (null for the initial version). */
+  roundId: string | null;
+  /** Content hash of the serialised server-optimizer state after this version, if any. */
+  optimizerStateSha256: string | null;
+  metrics: Record<string, number>;
+  createdAt: number;
+}
+
+export interface NewModelFile {
+  sha256: string;
+  sizeBytes: number;
+  optimizerStateSha256: string | null;
+}
+
+/** Round states, in workflow order; 'committed' and 'aborted' are terminal. */
+export type RoundState =
+  | 'selecting'
+  | 'configuring'
+  | 'training'
+  | 'advertise-keys'
+  | 'share-keys'
+  | 'masked-input'
+  | 'consistency-check'
+  | 'unmasking'
+  | 'aggregating'
+  | 'committed'
+  | 'aborted';
+
+export const TERMINAL_ROUND_STATES: readonly RoundState[] = ['committed', 'aborted'];
+
+export interface RoundRecord {
+  id: string;
+  federationId: string;
+  /** 1-based, increasing per federation, aborted rounds included. */
+  number: number;
+  state: RoundState;
+  abortReason: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  /** Client ids selected into the cohort. */
+  selected: string[];
+  /** Clients still in the round after each stage, keyed by stage name. */
+  survivors: Record<string, number>;
+  modelInVersion: number;
+  modelOutVersion: number | null;
+  metrics: Record<string, number>;
+  bytesUp: number;
+  bytesDown: number;
+  /** Snapshot of the round's configuration (plan, selection, deadlines), JSON-serialisable. */
+  config: Record<string, unknown>;
+}
+
+export interface NewRound {
+  id: string;
+  federationId: string;
+  startedAt: number;
+  modelInVersion: number;
+  config: Record<string, unknown>;
+}
+
+export interface RoundPatch {
+  state?: Exclude<RoundState, 'committed' | 'aborted'>;
+  selected?: string[];
+  survivors?: Record<string, number>;
+  metrics?: Record<string, number>;
+  bytesUp?: number;
+  bytesDown?: number;
+}
+
+export interface ParticipationRecord {
+  roundId: string;
+  clientId: string;
+  /** Last stage the client completed. */
+  stageReached: string;
+  dropped: boolean;
+  dropoutStage: string | null;
+  dropoutReason: string | null;
+  numExamples: number;
+  metrics: Record<string, number>;
+  bytesUp: number;
+  bytesDown: number;
+  backend: string | null;
+  verdict: string | null;
+}
+
+export interface PrivacyLedgerInput {
+  noiseMultiplier: number;
+  samplingRate: number;
+  epsilonAfter: number;
+  delta: number;
+  /** RDP curve after this round, by order (issue 4). */
+  rdp: Record<string, number>;
+}
+
+export interface PrivacyLedgerRecord extends PrivacyLedgerInput {
+  federationId: string;
+  roundId: string;
+  roundNumber: number;
+  at: number;
+}
+
+export interface VerdictInput {
+  /** Client id in plaintext mode, bucket id in bucketed secure mode. */
+  contributionId: string;
+  clientId: string | null;
+  bucket: number | null;
+  /** 'accepted' | 'down-weighted' | 'rejected'. */
+  verdict: string;
+  reason: string;
+  scores: Record<string, number>;
+}
+
+export interface VerdictRecord extends VerdictInput {
+  roundId: string;
+  at: number;
+}
+
+export interface CommitRoundInput {
+  roundId: string;
+  now: number;
+  /** The new model's weight file, already written and fsynced by the caller. */
+  model: NewModelFile;
+  metrics: Record<string, number>;
+  survivors: Record<string, number>;
+  participations: ParticipationRecord[];
+  bytesUp: number;
+  bytesDown: number;
+  /** True when this commit reaches the federation's round target: the federation becomes 'completed'. */
+  completesFederation: boolean;
+  privacy?: PrivacyLedgerInput;
+  verdicts?: VerdictInput[];
+}
+
+export interface CommitRoundResult {
+  round: RoundRecord;
+  modelVersion: ModelVersionRecord;
+  federation: FederationRecord;
+}
+
+export interface AuditInput {
+  /** "operator", "coordinator", "client:<id>". */
+  actor: string;
+  /** e.g. "client.enrolled", "round.committed". */
+  action: string;
+  /** The id the action is about. */
+  subject: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  details: Record<string, unknown>;
+  /** Hash of the previous entry (64 zeros for the first). */
+  prevHash: string;
+  /** SHA-256 hex over prevHash and this entry's canonical JSON. */
+  hash: string;
+}
+
+export type AuditVerification = { ok: true; entries: number } | { ok: false; brokenAtSeq: number; reason: string };
+
+/** Content-addressed, atomically written blob files (model weights, optimizer state). */
+export interface ModelFileStore {
+  readonly dir: string;
+  /** Writes bytes under their SHA-256 (temp file, fsync, rename, fsync dir); idempotent. */
+  put(bytes: Uint8Array): { sha256: string; sizeBytes: number };
+  /** Reads and verifies the file; throws MODEL_NOT_FOUND when absent, INTERNAL when the hash does not match. */
+  read(sha256: string): Uint8Array;
+  has(sha256: string): boolean;
+  /** Absolute path of a stored blob. */
+  pathOf(sha256: string): string;
+  /** Removes temp files left by a crash mid-write. */
+  sweepTemporaryFiles(): number;
+}
+
+export interface CoordinatorStore {
+  /** Database file path (":memory:" allowed in tests). */
+  readonly path: string;
+  readonly modelFiles: ModelFileStore;
+  close(): void;
+
+  // Enrollment tokens and clients.
+  createEnrollmentToken(token: Omit<EnrollmentTokenRecord, 'usedAt' | 'usedByClientId'>, actor: string): EnrollmentTokenRecord;
+  /**
+   * Consumes a one-time token and registers the client, atomically. Throws TOKEN_INVALID (unknown, used, or
+   * expired token, with a message that says which) or ALREADY_EXISTS (identity key already enrolled).
+   */
+  enrollClient(input: { tokenHash: string; now: number; client: NewClient }): ClientRecord;
+  getClient(id: string): ClientRecord | null;
+  getClientByPublicKey(identityPublicKey: Uint8Array): ClientRecord | null;
+  listClients(): ClientRecord[];
+  setClientStatus(id: string, status: ClientStatus, reason: string | null, now: number, actor: string): ClientRecord;
+  setClientReputation(id: string, reputation: number): void;
+  /** Last-seen time and latest capabilities; not audited (frequent). */
+  touchClient(id: string, now: number, capabilities?: ClientCapabilitiesRecord): void;
+
+  // Federations and models.
+  /** Creates the federation and its model version 0 in one transaction. */
+  createFederation(federation: NewFederation, initialModel: NewModelFile, actor: string): { federation: FederationRecord; modelVersion: ModelVersionRecord };
+  getFederation(id: string): FederationRecord | null;
+  getFederationByName(name: string): FederationRecord | null;
+  listFederations(): FederationRecord[];
+  setFederationStatus(id: string, status: FederationStatus, reason: string | null, now: number, actor: string): FederationRecord;
+  getModelVersion(federationId: string, version: number): ModelVersionRecord | null;
+  getModelVersionBySha(federationId: string, sha256: string): ModelVersionRecord | null;
+  /** The latest committed version (version 0 before any round commits). */
+  getCurrentModelVersion(federationId: string): ModelVersionRecord;
+  listModelVersions(federationId: string): ModelVersionRecord[];
+
+  // Rounds.
+  /** Inserts a round in state 'selecting' with the next number for its federation. */
+  startRound(round: NewRound, actor: string): RoundRecord;
+  /** Non-terminal progress (stage, cohort, survivors). Throws ROUND_WRONG_STAGE when the round is terminal. */
+  updateRound(id: string, patch: RoundPatch): RoundRecord;
+  recordParticipations(participations: ParticipationRecord[]): void;
+  /** Terminal: state 'aborted' with the reason. Throws ROUND_WRONG_STAGE when already terminal. */
+  abortRound(id: string, reason: string, now: number, actor: string, participations?: ParticipationRecord[]): RoundRecord;
+  /**
+   * One transaction: model version (current + 1, parent = current), round 'committed', participations,
+   * federation progress (and 'completed'), privacy ledger entry, verdicts, audit entries.
+   */
+  commitRound(input: CommitRoundInput, actor: string): CommitRoundResult;
+  getRound(id: string): RoundRecord | null;
+  /** Newest first. */
+  listRounds(federationId: string, options?: { limit?: number; beforeNumber?: number }): RoundRecord[];
+  listParticipations(roundId: string): ParticipationRecord[];
+  /** On start-up: every non-terminal round becomes 'aborted' with the reason. Returns the rounds it aborted. */
+  abortNonTerminalRounds(reason: string, now: number, actor: string): RoundRecord[];
+
+  // Privacy ledger (issue 4) and verdicts (issue 5).
+  listPrivacyLedger(federationId: string): PrivacyLedgerRecord[];
+  listVerdicts(roundId: string): VerdictRecord[];
+
+  // Audit trail.
+  appendAudit(entry: AuditInput, now: number): AuditEntry;
+  listAudit(options?: { afterSeq?: number; limit?: number }): AuditEntry[];
+  /** Recomputes the hash chain; reports the first entry whose hash or link does not match. */
+  verifyAuditChain(): AuditVerification;
+}
