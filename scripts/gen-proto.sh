@@ -8,7 +8,7 @@ rm -rf "$out" && mkdir -p "$out"
 protoc \
   --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
   --ts_proto_out="$out" \
-  --ts_proto_opt=outputServices=grpc-js,env=node,esModuleInterop=true,forceLong=number,oneof=unions-value,importSuffix=.js,useDate=false,outputClientImpl=false,unrecognizedEnum=false,removeEnumPrefix=false,fileSuffix=.pb \
+  --ts_proto_opt=outputServices=grpc-js,env=node,esModuleInterop=true,forceLong=number,oneof=unions-value,importSuffix=.js,useDate=false,unrecognizedEnum=false,removeEnumPrefix=false,fileSuffix=.pb \
   -I proto \
   proto/fl/v1/common.proto proto/fl/v1/secagg.proto proto/fl/v1/client.proto proto/fl/v1/operator.proto \
   proto/grpc/health/v1/health.proto

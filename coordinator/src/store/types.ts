@@ -6,6 +6,8 @@
  * Every mutating method that an operator or auditor cares about appends a hash-chained audit entry in the same
  * transaction, so the audit trail and the state it describes cannot disagree.
  * Times are milliseconds since the Unix epoch, passed in by the caller (the store never reads the clock).
+ * Numbers stored as JSON (metrics, scores, survivors, details) must be finite: JSON cannot carry NaN or Infinity, so
+ * the store refuses them with INVALID_ARGUMENT naming the field instead of silently storing null.
  */
 import type { ModelLayout } from '../../../shared/src/core/tensor/layout.js';
 
@@ -156,6 +158,7 @@ export interface NewRound {
   config: Record<string, unknown>;
 }
 
+/** Fields present replace the stored values (survivors and metrics are replaced whole, not merged); absent ones are kept. */
 export interface RoundPatch {
   state?: Exclude<RoundState, 'committed' | 'aborted'>;
   selected?: string[];
@@ -216,7 +219,7 @@ export interface VerdictRecord extends VerdictInput {
 export interface CommitRoundInput {
   roundId: string;
   now: number;
-  /** The new model's weight file, already written and fsynced by the caller. */
+  /** The new model's weight file (and optimizer state, if any), already put into this store's modelFiles by the caller. */
   model: NewModelFile;
   metrics: Record<string, number>;
   survivors: Record<string, number>;
@@ -281,6 +284,7 @@ export interface CoordinatorStore {
   close(): void;
 
   // Enrollment tokens and clients.
+  /** Audited at token.createdAt; the audit entry carries neither the token nor its hash. */
   createEnrollmentToken(token: Omit<EnrollmentTokenRecord, 'usedAt' | 'usedByClientId'>, actor: string): EnrollmentTokenRecord;
   /**
    * Consumes a one-time token and registers the client, atomically. Throws TOKEN_INVALID (unknown, used, or
@@ -290,17 +294,22 @@ export interface CoordinatorStore {
   getClient(id: string): ClientRecord | null;
   getClientByPublicKey(identityPublicKey: Uint8Array): ClientRecord | null;
   listClients(): ClientRecord[];
+  /** Revocation is permanent: moving a revoked client to another status throws CLIENT_REVOKED. */
   setClientStatus(id: string, status: ClientStatus, reason: string | null, now: number, actor: string): ClientRecord;
   setClientReputation(id: string, reputation: number): void;
   /** Last-seen time and latest capabilities; not audited (frequent). */
   touchClient(id: string, now: number, capabilities?: ClientCapabilitiesRecord): void;
 
   // Federations and models.
-  /** Creates the federation and its model version 0 in one transaction. */
+  /**
+   * Creates the federation and its model version 0 in one transaction. The initial weights must already be in
+   * modelFiles (MODEL_NOT_FOUND otherwise) and hold layout.totalElements float32 values.
+   */
   createFederation(federation: NewFederation, initialModel: NewModelFile, actor: string): { federation: FederationRecord; modelVersion: ModelVersionRecord };
   getFederation(id: string): FederationRecord | null;
   getFederationByName(name: string): FederationRecord | null;
   listFederations(): FederationRecord[];
+  /** 'completed' and 'failed' are final (FEDERATION_WRONG_STATUS on any change); nothing returns to 'created'. */
   setFederationStatus(id: string, status: FederationStatus, reason: string | null, now: number, actor: string): FederationRecord;
   getModelVersion(federationId: string, version: number): ModelVersionRecord | null;
   getModelVersionBySha(federationId: string, sha256: string): ModelVersionRecord | null;
@@ -309,16 +318,23 @@ export interface CoordinatorStore {
   listModelVersions(federationId: string): ModelVersionRecord[];
 
   // Rounds.
-  /** Inserts a round in state 'selecting' with the next number for its federation. */
+  /**
+   * Inserts a round in state 'selecting' with the next number for its federation. Rounds of a federation are
+   * sequential: throws FEDERATION_WRONG_STATUS unless the federation is 'running', FAILED_PRECONDITION while another
+   * of its rounds is not terminal, INVALID_ARGUMENT when modelInVersion is not the current model version.
+   */
   startRound(round: NewRound, actor: string): RoundRecord;
   /** Non-terminal progress (stage, cohort, survivors). Throws ROUND_WRONG_STAGE when the round is terminal. */
   updateRound(id: string, patch: RoundPatch): RoundRecord;
+  /** Upserts by (round, client). Throws ROUND_WRONG_STAGE for a terminal round, CLIENT_NOT_FOUND for an unknown client. */
   recordParticipations(participations: ParticipationRecord[]): void;
   /** Terminal: state 'aborted' with the reason. Throws ROUND_WRONG_STAGE when already terminal. */
   abortRound(id: string, reason: string, now: number, actor: string, participations?: ParticipationRecord[]): RoundRecord;
   /**
    * One transaction: model version (current + 1, parent = current), round 'committed', participations,
-   * federation progress (and 'completed'), privacy ledger entry, verdicts, audit entries.
+   * federation progress (and 'completed'), privacy ledger entry, verdicts, audit entries. Throws ROUND_WRONG_STAGE
+   * when the round is terminal, ROUND_STALE when another version was committed since it started, MODEL_NOT_FOUND when
+   * the model file is not in modelFiles; on any throw nothing is written.
    */
   commitRound(input: CommitRoundInput, actor: string): CommitRoundResult;
   getRound(id: string): RoundRecord | null;

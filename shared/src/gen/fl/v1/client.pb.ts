@@ -8,12 +8,23 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type {
-  handleBidiStreamingCall,
-  handleClientStreamingCall,
-  handleServerStreamingCall,
-  handleUnaryCall,
-  UntypedServiceImplementation,
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client,
+  type ClientDuplexStream,
+  type ClientOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleBidiStreamingCall,
+  type handleClientStreamingCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { ClientCapabilities, Metrics, ModelLayout, TrainingPlan } from "./common.pb.js";
 import {
@@ -2813,6 +2824,62 @@ export interface ClientServiceServer extends UntypedServiceImplementation {
   /** Chunked update upload: an UpdateHeader, then data chunks (each at most 1 MiB). */
   uploadUpdate: handleClientStreamingCall<UpdateChunk, UploadReceipt>;
 }
+
+export interface ClientServiceClient extends Client {
+  /** One-time token -> registered Ed25519 identity key. */
+  enroll(
+    request: EnrollRequest,
+    callback: (error: ServiceError | null, response: EnrollResponse) => void,
+  ): ClientUnaryCall;
+  enroll(
+    request: EnrollRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnrollResponse) => void,
+  ): ClientUnaryCall;
+  enroll(
+    request: EnrollRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnrollResponse) => void,
+  ): ClientUnaryCall;
+  /** Long-lived session: the coordinator pushes round tasks and stage requests; the client answers and heartbeats. */
+  session(): ClientDuplexStream<ClientMessage, CoordinatorMessage>;
+  session(options: Partial<CallOptions>): ClientDuplexStream<ClientMessage, CoordinatorMessage>;
+  session(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ClientMessage, CoordinatorMessage>;
+  /** Chunked model download: a ModelHeader, then data chunks (each at most 1 MiB). */
+  downloadModel(request: DownloadModelRequest, options?: Partial<CallOptions>): ClientReadableStream<ModelChunk>;
+  downloadModel(
+    request: DownloadModelRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ModelChunk>;
+  /** Chunked update upload: an UpdateHeader, then data chunks (each at most 1 MiB). */
+  uploadUpdate(
+    callback: (error: ServiceError | null, response: UploadReceipt) => void,
+  ): ClientWritableStream<UpdateChunk>;
+  uploadUpdate(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UploadReceipt) => void,
+  ): ClientWritableStream<UpdateChunk>;
+  uploadUpdate(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadReceipt) => void,
+  ): ClientWritableStream<UpdateChunk>;
+  uploadUpdate(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadReceipt) => void,
+  ): ClientWritableStream<UpdateChunk>;
+}
+
+export const ClientServiceClient = makeGenericClientConstructor(
+  ClientServiceService,
+  "fl.v1.ClientService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ClientServiceClient;
+  service: typeof ClientServiceService;
+  serviceName: string;
+};
 
 function bytesFromBase64(b64: string): Uint8Array {
   return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));

@@ -8,7 +8,20 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client as Client1,
+  type ClientOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { ModelChunk, ModelRef } from "./client.pb.js";
 import { ClientCapabilities, Metrics, ModelLayout, TrainingPlan } from "./common.pb.js";
 
@@ -161,6 +174,8 @@ export interface ModelSpec {
   /** Initial weights, float32 little-endian flat in layout order; empty = seeded Glorot-uniform init. */
   initialWeights: Buffer;
   initSeed: number;
+  /** Path on the coordinator host of initial weights (float32 LE), for models too large for one message. */
+  initialWeightsPath: string;
 }
 
 export interface SelectionPolicy {
@@ -240,6 +255,8 @@ export interface FederationSpec {
     | undefined;
   /** Seed for cohort selection (0 = OS randomness). */
   selectionSeed: number;
+  /** After this many aborted rounds in a row the federation fails (0 = default 10). */
+  maxConsecutiveAborts: number;
 }
 
 export interface Federation {
@@ -427,7 +444,7 @@ export interface ExportModelRequest {
 }
 
 function createBaseModelSpec(): ModelSpec {
-  return { builtin: "", topologyJson: "", initialWeights: Buffer.alloc(0), initSeed: 0 };
+  return { builtin: "", topologyJson: "", initialWeights: Buffer.alloc(0), initSeed: 0, initialWeightsPath: "" };
 }
 
 export const ModelSpec: MessageFns<ModelSpec> = {
@@ -443,6 +460,9 @@ export const ModelSpec: MessageFns<ModelSpec> = {
     }
     if (message.initSeed !== 0) {
       writer.uint32(32).uint64(message.initSeed);
+    }
+    if (message.initialWeightsPath !== "") {
+      writer.uint32(42).string(message.initialWeightsPath);
     }
     return writer;
   },
@@ -492,6 +512,14 @@ export const ModelSpec: MessageFns<ModelSpec> = {
             message.initSeed = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.initialWeightsPath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -522,6 +550,11 @@ export const ModelSpec: MessageFns<ModelSpec> = {
         : isSet(object.init_seed)
         ? globalThis.Number(object.init_seed)
         : 0,
+      initialWeightsPath: isSet(object.initialWeightsPath)
+        ? globalThis.String(object.initialWeightsPath)
+        : isSet(object.initial_weights_path)
+        ? globalThis.String(object.initial_weights_path)
+        : "",
     };
   },
 
@@ -539,6 +572,9 @@ export const ModelSpec: MessageFns<ModelSpec> = {
     if (message.initSeed !== 0) {
       obj.initSeed = Math.round(message.initSeed);
     }
+    if (message.initialWeightsPath !== "") {
+      obj.initialWeightsPath = message.initialWeightsPath;
+    }
     return obj;
   },
 
@@ -551,6 +587,7 @@ export const ModelSpec: MessageFns<ModelSpec> = {
     message.topologyJson = object.topologyJson ?? "";
     message.initialWeights = object.initialWeights ?? Buffer.alloc(0);
     message.initSeed = object.initSeed ?? 0;
+    message.initialWeightsPath = object.initialWeightsPath ?? "";
     return message;
   },
 };
@@ -1402,6 +1439,7 @@ function createBaseFederationSpec(): FederationSpec {
     rounds: 0,
     privacy: undefined,
     selectionSeed: 0,
+    maxConsecutiveAborts: 0,
   };
 }
 
@@ -1442,6 +1480,9 @@ export const FederationSpec: MessageFns<FederationSpec> = {
     }
     if (message.selectionSeed !== 0) {
       writer.uint32(96).uint64(message.selectionSeed);
+    }
+    if (message.maxConsecutiveAborts !== 0) {
+      writer.uint32(104).uint32(message.maxConsecutiveAborts);
     }
     return writer;
   },
@@ -1555,6 +1596,14 @@ export const FederationSpec: MessageFns<FederationSpec> = {
             message.selectionSeed = longToNumber(reader.uint64());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxConsecutiveAborts = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1588,6 +1637,11 @@ export const FederationSpec: MessageFns<FederationSpec> = {
         ? globalThis.Number(object.selectionSeed)
         : isSet(object.selection_seed)
         ? globalThis.Number(object.selection_seed)
+        : 0,
+      maxConsecutiveAborts: isSet(object.maxConsecutiveAborts)
+        ? globalThis.Number(object.maxConsecutiveAborts)
+        : isSet(object.max_consecutive_aborts)
+        ? globalThis.Number(object.max_consecutive_aborts)
         : 0,
     };
   },
@@ -1630,6 +1684,9 @@ export const FederationSpec: MessageFns<FederationSpec> = {
     if (message.selectionSeed !== 0) {
       obj.selectionSeed = Math.round(message.selectionSeed);
     }
+    if (message.maxConsecutiveAborts !== 0) {
+      obj.maxConsecutiveAborts = Math.round(message.maxConsecutiveAborts);
+    }
     return obj;
   },
 
@@ -1666,6 +1723,7 @@ export const FederationSpec: MessageFns<FederationSpec> = {
       ? PrivacySpec.fromPartial(object.privacy)
       : undefined;
     message.selectionSeed = object.selectionSeed ?? 0;
+    message.maxConsecutiveAborts = object.maxConsecutiveAborts ?? 0;
     return message;
   },
 };
@@ -4903,6 +4961,239 @@ export interface OperatorServiceServer extends UntypedServiceImplementation {
   /** Chunked export of a committed model version (same framing as DownloadModel). */
   exportModel: handleServerStreamingCall<ExportModelRequest, ModelChunk>;
 }
+
+export interface OperatorServiceClient extends Client1 {
+  createFederation(
+    request: CreateFederationRequest,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  createFederation(
+    request: CreateFederationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  createFederation(
+    request: CreateFederationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  startFederation(
+    request: FederationRef,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  startFederation(
+    request: FederationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  startFederation(
+    request: FederationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  pauseFederation(
+    request: FederationRef,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  pauseFederation(
+    request: FederationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  pauseFederation(
+    request: FederationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  getFederation(
+    request: FederationRef,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  getFederation(
+    request: FederationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  getFederation(
+    request: FederationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Federation) => void,
+  ): ClientUnaryCall;
+  listFederations(
+    request: ListFederationsRequest,
+    callback: (error: ServiceError | null, response: ListFederationsResponse) => void,
+  ): ClientUnaryCall;
+  listFederations(
+    request: ListFederationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListFederationsResponse) => void,
+  ): ClientUnaryCall;
+  listFederations(
+    request: ListFederationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListFederationsResponse) => void,
+  ): ClientUnaryCall;
+  listRounds(
+    request: ListRoundsRequest,
+    callback: (error: ServiceError | null, response: ListRoundsResponse) => void,
+  ): ClientUnaryCall;
+  listRounds(
+    request: ListRoundsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRoundsResponse) => void,
+  ): ClientUnaryCall;
+  listRounds(
+    request: ListRoundsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRoundsResponse) => void,
+  ): ClientUnaryCall;
+  getRound(request: GetRoundRequest, callback: (error: ServiceError | null, response: Round) => void): ClientUnaryCall;
+  getRound(
+    request: GetRoundRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Round) => void,
+  ): ClientUnaryCall;
+  getRound(
+    request: GetRoundRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Round) => void,
+  ): ClientUnaryCall;
+  getStatus(
+    request: GetStatusRequest,
+    callback: (error: ServiceError | null, response: CoordinatorStatus) => void,
+  ): ClientUnaryCall;
+  getStatus(
+    request: GetStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CoordinatorStatus) => void,
+  ): ClientUnaryCall;
+  getStatus(
+    request: GetStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CoordinatorStatus) => void,
+  ): ClientUnaryCall;
+  /** Server stream of coordinator events; starts after after_seq (0 = only new events). */
+  watchEvents(request: WatchEventsRequest, options?: Partial<CallOptions>): ClientReadableStream<Event>;
+  watchEvents(
+    request: WatchEventsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<Event>;
+  getPrivacyBudget(
+    request: FederationRef,
+    callback: (error: ServiceError | null, response: PrivacyBudget) => void,
+  ): ClientUnaryCall;
+  getPrivacyBudget(
+    request: FederationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PrivacyBudget) => void,
+  ): ClientUnaryCall;
+  getPrivacyBudget(
+    request: FederationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PrivacyBudget) => void,
+  ): ClientUnaryCall;
+  createEnrollmentToken(
+    request: CreateEnrollmentTokenRequest,
+    callback: (error: ServiceError | null, response: EnrollmentToken) => void,
+  ): ClientUnaryCall;
+  createEnrollmentToken(
+    request: CreateEnrollmentTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnrollmentToken) => void,
+  ): ClientUnaryCall;
+  createEnrollmentToken(
+    request: CreateEnrollmentTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnrollmentToken) => void,
+  ): ClientUnaryCall;
+  listClients(
+    request: ListClientsRequest,
+    callback: (error: ServiceError | null, response: ListClientsResponse) => void,
+  ): ClientUnaryCall;
+  listClients(
+    request: ListClientsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListClientsResponse) => void,
+  ): ClientUnaryCall;
+  listClients(
+    request: ListClientsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListClientsResponse) => void,
+  ): ClientUnaryCall;
+  revokeClient(
+    request: ClientControlRequest,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  revokeClient(
+    request: ClientControlRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  revokeClient(
+    request: ClientControlRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  quarantineClient(
+    request: ClientControlRequest,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  quarantineClient(
+    request: ClientControlRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  quarantineClient(
+    request: ClientControlRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  releaseClient(
+    request: ClientControlRequest,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  releaseClient(
+    request: ClientControlRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  releaseClient(
+    request: ClientControlRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  /** Chunked export of a committed model version (same framing as DownloadModel). */
+  exportModel(request: ExportModelRequest, options?: Partial<CallOptions>): ClientReadableStream<ModelChunk>;
+  exportModel(
+    request: ExportModelRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ModelChunk>;
+}
+
+export const OperatorServiceClient = makeGenericClientConstructor(
+  OperatorServiceService,
+  "fl.v1.OperatorService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): OperatorServiceClient;
+  service: typeof OperatorServiceService;
+  serviceName: string;
+};
 
 function bytesFromBase64(b64: string): Uint8Array {
   return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));

@@ -8,7 +8,20 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client as Client1,
+  type ClientOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 
 export const protobufPackage = "grpc.health.v1";
 
@@ -489,6 +502,51 @@ export interface HealthServer extends UntypedServiceImplementation {
   list: handleUnaryCall<HealthListRequest, HealthListResponse>;
   watch: handleServerStreamingCall<HealthCheckRequest, HealthCheckResponse>;
 }
+
+export interface HealthClient extends Client1 {
+  check(
+    request: HealthCheckRequest,
+    callback: (error: ServiceError | null, response: HealthCheckResponse) => void,
+  ): ClientUnaryCall;
+  check(
+    request: HealthCheckRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HealthCheckResponse) => void,
+  ): ClientUnaryCall;
+  check(
+    request: HealthCheckRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HealthCheckResponse) => void,
+  ): ClientUnaryCall;
+  list(
+    request: HealthListRequest,
+    callback: (error: ServiceError | null, response: HealthListResponse) => void,
+  ): ClientUnaryCall;
+  list(
+    request: HealthListRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HealthListResponse) => void,
+  ): ClientUnaryCall;
+  list(
+    request: HealthListRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HealthListResponse) => void,
+  ): ClientUnaryCall;
+  watch(request: HealthCheckRequest, options?: Partial<CallOptions>): ClientReadableStream<HealthCheckResponse>;
+  watch(
+    request: HealthCheckRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<HealthCheckResponse>;
+}
+
+export const HealthClient = makeGenericClientConstructor(HealthService, "grpc.health.v1.Health") as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): HealthClient;
+  service: typeof HealthService;
+  serviceName: string;
+};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -1,0 +1,148 @@
+/**
+ * Federation configuration: the one validated, defaulted form of a federation spec. Operators write it as JSON or
+ * YAML (friendly field names below); the operator API carries it as fl.v1.FederationSpec and maps it here through
+ * the same parser, so both paths get the same defaults and the same error messages naming the field.
+ */
+import { z } from 'zod';
+import { CohortError } from '../../../shared/src/core/errors.js';
+
+const positiveInt = z.number().int().min(1);
+const nonNegative = z.number().min(0);
+const fraction = z.number().min(0).max(1);
+
+const modelSchema = z
+  .object({
+    /** Built-in architecture ("fmnist-cnn", "fmnist-mlp"). */
+    builtin: z.string().min(1).optional(),
+    /** TF.js layers topology JSON text (model.toJSON()). */
+    topologyJson: z.string().min(2).optional(),
+    /** Path on the coordinator host of initial weights (float32 LE, flat in layout order). */
+    initialWeightsPath: z.string().min(1).optional(),
+    /** Seed of the Glorot-uniform initialisation when no initial weights are given. */
+    initSeed: z.number().int().min(0).default(0),
+  })
+  .strict()
+  .refine((m) => (m.builtin === undefined) !== (m.topologyJson === undefined), {
+    message: 'give exactly one of builtin or topologyJson',
+  });
+
+const planSchema = z
+  .object({
+    epochs: positiveInt.max(1000).default(1),
+    batchSize: positiveInt.max(65536).default(32),
+    optimizer: z.enum(['sgd', 'momentum', 'adam']).default('sgd'),
+    learningRate: z.number().gt(0).max(100).default(0.05),
+    momentum: fraction.lt(1).default(0.9),
+    proximalMu: nonNegative.default(0),
+    maxExamples: z.number().int().min(0).default(0),
+    seed: z.number().int().min(0).default(0),
+    localEvalFraction: fraction.lt(1).default(0),
+    clipNorm: nonNegative.default(0),
+  })
+  .strict();
+
+const selectionSchema = z
+  .object({
+    mode: z.enum(['fixed', 'poisson']).default('fixed'),
+    cohortSize: positiveInt.default(10),
+    overSelection: nonNegative.max(10).default(0),
+    samplingRate: z.number().gt(0).max(1).default(0.1),
+    minClients: positiveInt.default(2),
+    minConnected: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+const deadlinesSchema = z
+  .object({
+    configureMs: positiveInt.default(30_000),
+    trainingMs: positiveInt.default(600_000),
+    stageMs: positiveInt.default(60_000),
+  })
+  .strict();
+
+const serverOptimizerSchema = z
+  .object({
+    kind: z.enum(['fedavg', 'fedavgm', 'fedadam', 'fedyogi']).default('fedavg'),
+    learningRate: z.number().gt(0).optional(),
+    momentum: fraction.lt(1).optional(),
+    beta1: fraction.lt(1).optional(),
+    beta2: fraction.lt(1).optional(),
+    tau: z.number().gt(0).optional(),
+  })
+  .strict();
+
+const aggregationSchema = z
+  .object({
+    rule: z.string().min(1).default('fedavg'),
+    params: z.record(z.string(), z.number()).default({}),
+  })
+  .strict();
+
+const evaluationSchema = z
+  .object({
+    /** "fashion-mnist" or a folder on the coordinator host (IDX, CSV or JSONL). */
+    dataset: z.string().min(1),
+    split: z.enum(['test', 'train']).default('test'),
+    maxExamples: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+const privacySchema = z
+  .object({
+    targetEpsilon: z.number().gt(0),
+    targetDelta: z.number().gt(0).lt(1),
+  })
+  .strict();
+
+const federationSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only, starting with a letter or digit'),
+    task: z.string().max(128).default(''),
+    model: modelSchema,
+    plan: planSchema.default(planSchema.parse({})),
+    selection: selectionSchema.default(selectionSchema.parse({})),
+    deadlines: deadlinesSchema.default(deadlinesSchema.parse({})),
+    serverOptimizer: serverOptimizerSchema.default(serverOptimizerSchema.parse({})),
+    aggregation: aggregationSchema.default(aggregationSchema.parse({})),
+    evaluation: evaluationSchema.nullable().default(null),
+    rounds: positiveInt.max(1_000_000).default(10),
+    privacy: privacySchema.nullable().default(null),
+    /** Seed for cohort selection; 0 = OS randomness. */
+    selectionSeed: z.number().int().min(0).default(0),
+    /** After this many aborted rounds in a row the federation fails and waits for an operator. */
+    maxConsecutiveAborts: positiveInt.max(10_000).default(10),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    if (f.selection.mode === 'fixed' && f.selection.minClients > f.selection.cohortSize) {
+      ctx.addIssue({ code: 'custom', path: ['selection', 'minClients'], message: `must be <= selection.cohortSize (${f.selection.cohortSize})` });
+    }
+  });
+
+/** A validated federation configuration with every default filled in. */
+export type FederationConfig = z.output<typeof federationSchema>;
+/** What an operator may write: every field with a default is optional. */
+export type FederationConfigInput = z.input<typeof federationSchema>;
+
+/** Parses and validates a federation config; CONFIG_INVALID names every bad field ("plan.batchSize: ..."). */
+export function parseFederationConfig(input: unknown, source = 'federation spec'): FederationConfig {
+  const result = federationSchema.safeParse(input);
+  if (!result.success) {
+    throw new CohortError('CONFIG_INVALID', `${source}: ${formatZodIssues(result.error.issues)}`);
+  }
+  return result.data;
+}
+
+/** "a.b: message; c: message" from zod issues. */
+export function formatZodIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      return path.length > 0 ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}

@@ -1,0 +1,153 @@
+/**
+ * FederationConfig <-> fl.v1.FederationSpec. Proto3 cannot tell "unset" from zero, so zero values (and the
+ * UNSPECIFIED enum members) mean "use the default" for every field where zero would be invalid anyway; the result
+ * goes through parseFederationConfig, the same validation a JSON or YAML spec gets.
+ */
+import { CohortError } from '../../../shared/src/core/errors.js';
+import { ClientOptimizer } from '../../../shared/src/gen/fl/v1/common.pb.js';
+import { SelectionMode, ServerOptimizerKind } from '../../../shared/src/gen/fl/v1/operator.pb.js';
+import type { FederationSpec } from '../../../shared/src/gen/fl/v1/operator.pb.js';
+import { parseFederationConfig } from './config.js';
+import type { FederationConfig } from './config.js';
+
+const OPTIMIZERS = { sgd: ClientOptimizer.CLIENT_OPTIMIZER_SGD, momentum: ClientOptimizer.CLIENT_OPTIMIZER_MOMENTUM, adam: ClientOptimizer.CLIENT_OPTIMIZER_ADAM } as const;
+const MODES = { fixed: SelectionMode.SELECTION_MODE_FIXED, poisson: SelectionMode.SELECTION_MODE_POISSON } as const;
+const SERVER_OPTIMIZERS = {
+  fedavg: ServerOptimizerKind.SERVER_OPTIMIZER_KIND_FEDAVG,
+  fedavgm: ServerOptimizerKind.SERVER_OPTIMIZER_KIND_FEDAVGM,
+  fedadam: ServerOptimizerKind.SERVER_OPTIMIZER_KIND_FEDADAM,
+  fedyogi: ServerOptimizerKind.SERVER_OPTIMIZER_KIND_FEDYOGI,
+} as const;
+
+function keyOf<T extends Record<string, number>>(table: T, value: number, field: string): keyof T | undefined {
+  if (value === 0) return undefined;
+  const key = (Object.keys(table) as (keyof T)[]).find((k) => table[k] === value);
+  if (key === undefined) throw new CohortError('CONFIG_INVALID', `${field}: unknown enum value ${value}`);
+  return key;
+}
+
+/** Drops undefined values so zod defaults apply. */
+function defined<T extends Record<string, unknown>>(object: T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const nz = (value: number): number | undefined => (value === 0 ? undefined : value);
+
+/** Operator-API spec -> validated config (+ initial weights carried inline, if any). */
+export function federationConfigFromProto(spec: FederationSpec | undefined): { config: FederationConfig; initialWeights: Uint8Array | null } {
+  if (spec === undefined) throw new CohortError('CONFIG_INVALID', 'spec is missing');
+  const model = spec.model;
+  const plan = spec.plan;
+  const selection = spec.selection;
+  const deadlines = spec.deadlines;
+  const server = spec.serverOptimizer;
+  const input = defined({
+    name: spec.name,
+    task: spec.task,
+    model: model === undefined
+      ? undefined
+      : defined({
+          builtin: model.builtin || undefined,
+          topologyJson: model.topologyJson || undefined,
+          initialWeightsPath: model.initialWeightsPath || undefined,
+          initSeed: model.initSeed,
+        }),
+    plan: plan === undefined
+      ? undefined
+      : defined({
+          epochs: nz(plan.epochs),
+          batchSize: nz(plan.batchSize),
+          optimizer: keyOf(OPTIMIZERS, plan.optimizer, 'plan.optimizer'),
+          learningRate: nz(plan.learningRate),
+          momentum: plan.momentum,
+          proximalMu: plan.proximalMu,
+          maxExamples: plan.maxExamples,
+          seed: plan.seed,
+          localEvalFraction: plan.localEvalFraction,
+          clipNorm: plan.clipping?.clipNorm ?? 0,
+        }),
+    selection: selection === undefined
+      ? undefined
+      : defined({
+          mode: keyOf(MODES, selection.mode, 'selection.mode'),
+          cohortSize: nz(selection.cohortSize),
+          overSelection: selection.overSelection,
+          samplingRate: nz(selection.samplingRate),
+          minClients: nz(selection.minClients),
+          minConnected: selection.minConnected,
+        }),
+    deadlines: deadlines === undefined ? undefined : defined({ configureMs: nz(deadlines.configureMs), trainingMs: nz(deadlines.trainingMs), stageMs: nz(deadlines.stageMs) }),
+    serverOptimizer: server === undefined
+      ? undefined
+      : defined({
+          kind: keyOf(SERVER_OPTIMIZERS, server.kind, 'serverOptimizer.kind'),
+          learningRate: nz(server.learningRate),
+          momentum: nz(server.momentum),
+          beta1: nz(server.beta1),
+          beta2: nz(server.beta2),
+          tau: nz(server.tau),
+        }),
+    aggregation: spec.aggregation === undefined ? undefined : defined({ rule: spec.aggregation.rule || undefined, params: spec.aggregation.params }),
+    evaluation: spec.evaluation === undefined || spec.evaluation.dataset === ''
+      ? undefined
+      : defined({ dataset: spec.evaluation.dataset, split: spec.evaluation.split || undefined, maxExamples: spec.evaluation.maxExamples }),
+    rounds: nz(spec.rounds),
+    privacy: spec.privacy === undefined || spec.privacy.targetEpsilon === 0 ? undefined : { targetEpsilon: spec.privacy.targetEpsilon, targetDelta: spec.privacy.targetDelta },
+    selectionSeed: spec.selectionSeed,
+    maxConsecutiveAborts: nz(spec.maxConsecutiveAborts),
+  });
+  const initialWeights = model !== undefined && model.initialWeights.length > 0 ? new Uint8Array(model.initialWeights) : null;
+  return { config: parseFederationConfig(input), initialWeights };
+}
+
+/** Validated config -> operator-API spec. */
+export function federationConfigToProto(config: FederationConfig, initialWeights: Uint8Array | null = null): FederationSpec {
+  return {
+    name: config.name,
+    task: config.task,
+    model: {
+      builtin: config.model.builtin ?? '',
+      topologyJson: config.model.topologyJson ?? '',
+      initialWeights: Buffer.from(initialWeights ?? new Uint8Array(0)),
+      initSeed: config.model.initSeed,
+      initialWeightsPath: config.model.initialWeightsPath ?? '',
+    },
+    plan: {
+      epochs: config.plan.epochs,
+      batchSize: config.plan.batchSize,
+      optimizer: OPTIMIZERS[config.plan.optimizer],
+      learningRate: config.plan.learningRate,
+      momentum: config.plan.momentum,
+      proximalMu: config.plan.proximalMu,
+      maxExamples: config.plan.maxExamples,
+      seed: config.plan.seed,
+      localEvalFraction: config.plan.localEvalFraction,
+      clipping: { clipNorm: config.plan.clipNorm, adaptive: false, targetQuantile: 0 },
+      noise: undefined,
+      secagg: undefined,
+    },
+    selection: {
+      mode: MODES[config.selection.mode],
+      cohortSize: config.selection.cohortSize,
+      overSelection: config.selection.overSelection,
+      samplingRate: config.selection.samplingRate,
+      minClients: config.selection.minClients,
+      minConnected: config.selection.minConnected,
+    },
+    deadlines: { ...config.deadlines },
+    serverOptimizer: {
+      kind: SERVER_OPTIMIZERS[config.serverOptimizer.kind],
+      learningRate: config.serverOptimizer.learningRate ?? 0,
+      momentum: config.serverOptimizer.momentum ?? 0,
+      beta1: config.serverOptimizer.beta1 ?? 0,
+      beta2: config.serverOptimizer.beta2 ?? 0,
+      tau: config.serverOptimizer.tau ?? 0,
+    },
+    aggregation: { rule: config.aggregation.rule, params: { ...config.aggregation.params } },
+    evaluation: config.evaluation === null ? undefined : { ...config.evaluation },
+    rounds: config.rounds,
+    privacy: config.privacy === null ? undefined : { ...config.privacy },
+    selectionSeed: config.selectionSeed,
+    maxConsecutiveAborts: config.maxConsecutiveAborts,
+  };
+}

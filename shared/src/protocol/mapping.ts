@@ -1,0 +1,150 @@
+/**
+ * fl.v1 <-> domain mappings used by both the coordinator and the client agent. Generated types stop here: nothing
+ * past the adapters sees a protobuf message. Every "from proto" mapping validates what it reads and throws
+ * CohortError('INVALID_ARGUMENT') naming the field, because the peer on the other end may be anyone.
+ */
+import { CohortError } from '../core/errors.js';
+import { createLayout } from '../core/tensor/layout.js';
+import type { ModelLayout } from '../core/tensor/layout.js';
+import { ClientOptimizer, DType } from '../gen/fl/v1/common.pb.js';
+import type { ClientCapabilities, ModelLayout as ProtoLayout, TrainingPlan } from '../gen/fl/v1/common.pb.js';
+import { UpdateKind as ProtoUpdateKind } from '../gen/fl/v1/client.pb.js';
+import type { ModelRef } from '../gen/fl/v1/client.pb.js';
+import type { AgentCapabilities, ClientTrainingPlan, ModelReference, UpdateKind } from './types.js';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Throws INVALID_ARGUMENT unless `value` is a lowercase hex SHA-256. */
+export function requireSha256Hex(value: string, field: string): string {
+  if (!SHA256_HEX.test(value)) throw new CohortError('INVALID_ARGUMENT', `${field} must be a lowercase hex SHA-256 (64 characters), got "${value.slice(0, 80)}"`);
+  return value;
+}
+
+export function layoutToProto(layout: ModelLayout): ProtoLayout {
+  return {
+    tensors: layout.tensors.map((t) => ({ name: t.name, shape: [...t.shape], dtype: DType.DTYPE_FLOAT32 })),
+    totalElements: layout.totalElements,
+  };
+}
+
+export function layoutFromProto(proto: ProtoLayout | undefined, field = 'layout'): ModelLayout {
+  if (proto === undefined || proto.tensors.length === 0) throw new CohortError('INVALID_ARGUMENT', `${field} is missing`);
+  const layout = createLayout(proto.tensors.map((t) => ({ name: t.name, shape: t.shape })));
+  if (proto.totalElements !== 0 && proto.totalElements !== layout.totalElements) {
+    throw new CohortError('INVALID_ARGUMENT', `${field}.total_elements is ${proto.totalElements} but the tensors add up to ${layout.totalElements}`);
+  }
+  return layout;
+}
+
+const OPTIMIZER_TO_PROTO: Record<ClientTrainingPlan['optimizer'], ClientOptimizer> = {
+  sgd: ClientOptimizer.CLIENT_OPTIMIZER_SGD,
+  momentum: ClientOptimizer.CLIENT_OPTIMIZER_MOMENTUM,
+  adam: ClientOptimizer.CLIENT_OPTIMIZER_ADAM,
+};
+
+export function planToProto(plan: ClientTrainingPlan): TrainingPlan {
+  return {
+    epochs: plan.epochs,
+    batchSize: plan.batchSize,
+    optimizer: OPTIMIZER_TO_PROTO[plan.optimizer],
+    learningRate: plan.learningRate,
+    momentum: plan.momentum,
+    proximalMu: plan.proximalMu,
+    maxExamples: plan.maxExamples,
+    seed: plan.seed,
+    localEvalFraction: plan.localEvalFraction,
+    clipping: { clipNorm: plan.clipNorm, adaptive: false, targetQuantile: 0 },
+    noise: undefined,
+    secagg: undefined,
+  };
+}
+
+export function planFromProto(proto: TrainingPlan | undefined): ClientTrainingPlan {
+  if (proto === undefined) throw new CohortError('INVALID_ARGUMENT', 'plan is missing');
+  const optimizer = (Object.entries(OPTIMIZER_TO_PROTO) as [ClientTrainingPlan['optimizer'], ClientOptimizer][]).find(([, v]) => v === proto.optimizer)?.[0];
+  if (optimizer === undefined) throw new CohortError('INVALID_ARGUMENT', `plan.optimizer ${proto.optimizer} is not supported`);
+  const positive = (value: number, field: string): number => {
+    if (!(Number.isFinite(value) && value > 0)) throw new CohortError('INVALID_ARGUMENT', `plan.${field} must be > 0, got ${value}`);
+    return value;
+  };
+  const nonNegative = (value: number, field: string): number => {
+    if (!(Number.isFinite(value) && value >= 0)) throw new CohortError('INVALID_ARGUMENT', `plan.${field} must be >= 0, got ${value}`);
+    return value;
+  };
+  return {
+    epochs: positive(proto.epochs, 'epochs'),
+    batchSize: positive(proto.batchSize, 'batch_size'),
+    optimizer,
+    learningRate: positive(proto.learningRate, 'learning_rate'),
+    momentum: nonNegative(proto.momentum, 'momentum'),
+    proximalMu: nonNegative(proto.proximalMu, 'proximal_mu'),
+    maxExamples: nonNegative(proto.maxExamples, 'max_examples'),
+    seed: nonNegative(proto.seed, 'seed'),
+    localEvalFraction: nonNegative(proto.localEvalFraction, 'local_eval_fraction'),
+    clipNorm: nonNegative(proto.clipping?.clipNorm ?? 0, 'clipping.clip_norm'),
+  };
+}
+
+export function modelRefToProto(ref: ModelReference): ModelRef {
+  return { federationId: ref.federationId, version: ref.version, sha256: ref.sha256, sizeBytes: ref.sizeBytes, signature: Buffer.from(ref.signature) };
+}
+
+export function modelRefFromProto(proto: ModelRef | undefined, field = 'model'): ModelReference {
+  if (proto === undefined) throw new CohortError('INVALID_ARGUMENT', `${field} is missing`);
+  return {
+    federationId: proto.federationId,
+    version: proto.version,
+    sha256: requireSha256Hex(proto.sha256, `${field}.sha256`),
+    sizeBytes: proto.sizeBytes,
+    signature: new Uint8Array(proto.signature),
+  };
+}
+
+export function updateKindToProto(kind: UpdateKind): ProtoUpdateKind {
+  return kind === 'delta-float32' ? ProtoUpdateKind.UPDATE_KIND_DELTA_FLOAT32 : ProtoUpdateKind.UPDATE_KIND_MASKED_UINT32;
+}
+
+export function updateKindFromProto(kind: ProtoUpdateKind): UpdateKind {
+  if (kind === ProtoUpdateKind.UPDATE_KIND_DELTA_FLOAT32) return 'delta-float32';
+  if (kind === ProtoUpdateKind.UPDATE_KIND_MASKED_UINT32) return 'masked-uint32';
+  throw new CohortError('INVALID_ARGUMENT', `update kind ${kind} is not one of UPDATE_KIND_DELTA_FLOAT32, UPDATE_KIND_MASKED_UINT32`);
+}
+
+export function capabilitiesToProto(c: AgentCapabilities): ClientCapabilities {
+  return { ...c, inputShape: [...c.inputShape], features: [...c.features], tasks: [...c.tasks] };
+}
+
+/** Capabilities are client-controlled: bound their sizes so a peer cannot bloat the store. */
+export function capabilitiesFromProto(proto: ClientCapabilities | undefined): AgentCapabilities {
+  const c = proto ?? { backend: '', platform: '', agentVersion: '', numExamples: 0, inputShape: [], numClasses: 0, features: [], tasks: [] };
+  const short = (value: string, field: string): string => {
+    if (value.length > 128) throw new CohortError('INVALID_ARGUMENT', `capabilities.${field} is longer than 128 characters`);
+    return value;
+  };
+  const list = (values: string[], field: string): string[] => {
+    if (values.length > 32) throw new CohortError('INVALID_ARGUMENT', `capabilities.${field} has more than 32 entries`);
+    return values.map((v) => short(v, field));
+  };
+  if (c.inputShape.length > 8 || c.inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new CohortError('INVALID_ARGUMENT', `capabilities.input_shape [${c.inputShape.join(',')}] is not a shape of at most 8 positive dimensions`);
+  }
+  return {
+    backend: short(c.backend, 'backend'),
+    platform: short(c.platform, 'platform'),
+    agentVersion: short(c.agentVersion, 'agent_version'),
+    numExamples: c.numExamples,
+    inputShape: [...c.inputShape],
+    numClasses: c.numClasses,
+    features: list(c.features, 'features'),
+    tasks: list(c.tasks, 'tasks'),
+  };
+}
+
+/** Domain metrics <-> fl.v1.Metrics. */
+export function metricsToProto(values: Record<string, number>): { values: Record<string, number> } {
+  return { values: { ...values } };
+}
+
+export function metricsFromProto(proto: { values: Record<string, number> } | undefined): Record<string, number> {
+  return { ...(proto?.values ?? {}) };
+}

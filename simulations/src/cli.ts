@@ -1,0 +1,175 @@
+/** `cohort simulate` (a whole federation on loopback) and `cohort data split` (per-client data folders). */
+import path from 'node:path';
+import { CohortError } from '../../shared/src/core/errors.js';
+import { subsetDataset } from '../../shared/src/core/data/dataset.js';
+import { createSeededRng, deriveSeed } from '../../shared/src/core/rng/rng.js';
+import { boolFlag, choiceFlag, numberFlag, parseFlags, requiredString, stringFlag } from '../../shared/src/cli/args.js';
+import { loadFashionMnist } from '../../shared/src/data/fashion-mnist.js';
+import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './datasets/partition.js';
+import { writeIdxPair } from './datasets/idx-writer.js';
+import { runSimulation, SIMULATION_DEFAULTS } from './harness.js';
+import type { SimulationOptions } from './harness.js';
+import { createProgressDisplay, renderSummaryTable, summaryToJson, writeReport } from './report/index.js';
+
+const d = SIMULATION_DEFAULTS;
+
+export const SIMULATE_HELP = `cohort simulate [flags]
+
+Runs a real federation on this machine: a coordinator on an ephemeral loopback port with a temporary SQLite
+database, and --clients client agents in worker threads, each a real gRPC client training with TF.js on its share
+of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart, summary) and prints a summary.
+
+  --clients N              client agents (default ${d.clients})
+  --rounds R               committed rounds to run (default ${d.rounds})
+  --seed S                 seeds partition, initial model, client identities, selection, dropouts (default ${d.seed})
+  --partition SPEC         iid | dirichlet:ALPHA | shards:N (default ${d.partition})
+  --dropout RATE[@STAGE]   chance a selected client drops out of a round; STAGE = configuring, training, upload
+                           or any (default any)
+  --model NAME             fmnist-cnn (default) or fmnist-mlp
+  --epochs E --batch-size B --lr LR --optimizer sgd|momentum|adam     local training (default ${d.epochs}, ${d.batchSize}, ${d.learningRate}, ${d.optimizer})
+  --server-optimizer NAME  fedavg (default), fedavgm, fedadam, fedyogi;  --server-lr LR
+  --cohort-size N          clients per round (default all);  --min-clients N (default ${d.minClients})
+  --train-size N --test-size N   stratified sample of the dataset (default ${d.trainSize} / ${d.testSize}; 0 = all)
+  --data-dir DIR           Fashion-MNIST folder (default: $COHORT_DATA_DIR, /usr/share/datasets/fashion-mnist,
+                           then the subset shipped in data/)
+  --workers N              worker threads (default: one per core)
+  --backend NAME           auto (default), wasm, cpu, tensorflow, tensorflow-gpu
+  --report-dir DIR         where to write the report (default reports/sim-<time>-seed<S>)
+  --json                   print only the summary as one JSON object on stdout
+  --keep-data              keep the coordinator's database and model files, and print where
+  --verbose                coordinator and agent logs
+`;
+
+/** "0.1", "0.1@training" -> rate and stage. */
+export function parseDropout(value: string | undefined): { rate: number; stage: SimulationOptions['dropoutStage'] } {
+  if (value === undefined) return { rate: 0, stage: 'any' };
+  const [rateText, stage = 'any', ...rest] = value.split('@');
+  const rate = Number(rateText);
+  const stages = ['any', 'configuring', 'training', 'upload'];
+  if (rest.length > 0 || rateText === undefined || rateText.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate >= 1 || !stages.includes(stage)) {
+    throw new CohortError('CONFIG_INVALID', `--dropout: expected RATE[@STAGE] with RATE in [0, 1) and STAGE one of ${stages.join(', ')}, got "${value}"`);
+  }
+  return { rate, stage: stage as SimulationOptions['dropoutStage'] };
+}
+
+export async function simulateCommand(argv: string[]): Promise<number> {
+  const args = parseFlags(argv, {
+    clients: { type: 'string' },
+    rounds: { type: 'string' },
+    seed: { type: 'string' },
+    partition: { type: 'string' },
+    dropout: { type: 'string' },
+    model: { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    optimizer: { type: 'string' },
+    'server-optimizer': { type: 'string' },
+    'server-lr': { type: 'string' },
+    'cohort-size': { type: 'string' },
+    'min-clients': { type: 'string' },
+    'train-size': { type: 'string' },
+    'test-size': { type: 'string' },
+    'data-dir': { type: 'string' },
+    workers: { type: 'string' },
+    backend: { type: 'string' },
+    'report-dir': { type: 'string' },
+    'training-deadline': { type: 'string' },
+    json: { type: 'boolean' },
+    'keep-data': { type: 'boolean' },
+    verbose: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (boolFlag(args, 'help')) {
+    process.stdout.write(SIMULATE_HELP);
+    return 0;
+  }
+  const dropout = parseDropout(stringFlag(args, 'dropout'));
+  const partition = stringFlag(args, 'partition') ?? d.partition;
+  parsePartitionSpec(partition);
+  const serverLr = stringFlag(args, 'server-lr') === undefined ? undefined : numberFlag(args, 'server-lr', 1, { min: 1e-9, max: 100 });
+  const options: SimulationOptions = {
+    clients: numberFlag(args, 'clients', d.clients, { min: 1, max: 2000, integer: true }),
+    rounds: numberFlag(args, 'rounds', d.rounds, { min: 1, max: 100_000, integer: true }),
+    seed: numberFlag(args, 'seed', d.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
+    partition,
+    dropout: dropout.rate,
+    dropoutStage: dropout.stage,
+    model: choiceFlag(args, 'model', ['fmnist-cnn', 'fmnist-mlp'] as const, d.model),
+    epochs: numberFlag(args, 'epochs', d.epochs, { min: 1, max: 1000, integer: true }),
+    batchSize: numberFlag(args, 'batch-size', d.batchSize, { min: 1, max: 65536, integer: true }),
+    optimizer: choiceFlag(args, 'optimizer', ['sgd', 'momentum', 'adam'] as const, d.optimizer),
+    learningRate: numberFlag(args, 'lr', d.learningRate, { min: 1e-9, max: 100 }),
+    serverOptimizer: choiceFlag(args, 'server-optimizer', ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const, d.serverOptimizer),
+    serverLearningRate: serverLr,
+    cohortSize: numberFlag(args, 'cohort-size', d.cohortSize, { min: 0, max: 2000, integer: true }),
+    minClients: numberFlag(args, 'min-clients', d.minClients, { min: 1, max: 2000, integer: true }),
+    trainSize: numberFlag(args, 'train-size', d.trainSize, { min: 0, integer: true }),
+    testSize: numberFlag(args, 'test-size', d.testSize, { min: 0, integer: true }),
+    dataDir: stringFlag(args, 'data-dir'),
+    workers: numberFlag(args, 'workers', d.workers, { min: 0, max: 64, integer: true }),
+    backend: choiceFlag(args, 'backend', ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, d.backend),
+    trainingDeadlineMs: numberFlag(args, 'training-deadline', d.trainingDeadlineMs / 1000, { min: 1, max: 86_400 }) * 1000,
+    configureDeadlineMs: d.configureDeadlineMs,
+    keepData: boolFlag(args, 'keep-data'),
+    verbose: boolFlag(args, 'verbose'),
+  };
+  const json = boolFlag(args, 'json');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const reportDir = path.resolve(stringFlag(args, 'report-dir') ?? path.join('reports', `sim-${stamp}-seed${options.seed}`));
+  const progress = createProgressDisplay({ stream: process.stderr, totalRounds: options.rounds });
+  const result = await runSimulation(options, { progress, log: (line) => progress.log(line) });
+  progress.finish();
+  const summary = { ...result.summary, reportDir };
+  await writeReport(reportDir, summary);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(summaryToJson(summary))}\n`);
+  } else {
+    process.stdout.write(`${renderSummaryTable(summary, { color: process.stdout.isTTY === true })}\n`);
+    if (result.dataDir !== null) process.stdout.write(`coordinator data kept in ${result.dataDir}\n`);
+  }
+  return summary.roundsCommitted === options.rounds ? 0 : 1;
+}
+
+export const DATA_HELP = `cohort data split --clients N --out DIR [--partition SPEC] [--seed S] [--train-size N] [--data-dir DIR]
+
+Writes one folder per client (DIR/client-01 ...) holding its share of Fashion-MNIST as gzip IDX files, ready for
+\`cohort client run --data DIR/client-01\`, plus DIR/test with the held-out split.
+`;
+
+export async function dataCommand(argv: string[]): Promise<number> {
+  if (argv[0] !== 'split') throw new CohortError('CONFIG_INVALID', `unknown command "cohort data ${argv[0] ?? ''}"; did you mean "cohort data split"?`);
+  const args = parseFlags(argv.slice(1), {
+    clients: { type: 'string' },
+    out: { type: 'string' },
+    partition: { type: 'string' },
+    seed: { type: 'string' },
+    'train-size': { type: 'string' },
+    'data-dir': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (boolFlag(args, 'help')) {
+    process.stdout.write(DATA_HELP);
+    return 0;
+  }
+  const clients = numberFlag(args, 'clients', 2, { min: 1, max: 2000, integer: true });
+  const out = requiredString(args, 'out', 'the folder to write client data folders into');
+  const seed = numberFlag(args, 'seed', 1, { min: 0, integer: true });
+  const spec = parsePartitionSpec(stringFlag(args, 'partition') ?? 'iid');
+  const trainSize = numberFlag(args, 'train-size', 6000, { min: 0, integer: true });
+  const dataset = await loadFashionMnist({ dataDir: stringFlag(args, 'data-dir') });
+  const train = trainSize === 0 || trainSize >= dataset.train.count
+    ? dataset.train
+    : subsetDataset(dataset.train, stratifiedSample(dataset.train.labels, dataset.train.numClasses, trainSize, createSeededRng(deriveSeed(seed, 'train-sample'))));
+  const parts = partitionBySpec(spec, train.labels, train.numClasses, clients, createSeededRng(deriveSeed(seed, 'partition')));
+  const width = String(clients).length < 2 ? 2 : String(clients).length;
+  parts.forEach((indices, i) => {
+    const dir = path.join(out, `client-${String(i + 1).padStart(width, '0')}`);
+    writeIdxPair(dir, 'train', subsetDataset(train, indices));
+    process.stdout.write(`${dir}: ${indices.length} examples\n`);
+  });
+  writeIdxPair(path.join(out, 'test'), 't10k', dataset.test);
+  writeIdxPair(path.join(out, 'test'), 'train', dataset.test);
+  process.stdout.write(`${path.join(out, 'test')}: ${dataset.test.count} held-out examples\n`);
+  return 0;
+}

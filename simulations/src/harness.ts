@@ -1,0 +1,345 @@
+/**
+ * The simulation harness: a real coordinator on an ephemeral loopback port with a temporary SQLite database, and N
+ * real client agents in worker threads talking gRPC to it. The harness acts as an operator through the
+ * OperatorService (create the federation, issue tokens, watch events, read rounds) and writes a report.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { CohortError } from '../../shared/src/core/errors.js';
+import type { LabeledDataset } from '../../shared/src/core/data/dataset.js';
+import { subsetDataset } from '../../shared/src/core/data/dataset.js';
+import { createSeededRng, deriveSeed } from '../../shared/src/core/rng/rng.js';
+import { sha256 } from '../../shared/src/crypto/hash.js';
+import { cryptoReady } from '../../shared/src/crypto/sodium.js';
+import { loadFashionMnist } from '../../shared/src/data/fashion-mnist.js';
+import { packageRoot } from '../../shared/src/data/repo-root.js';
+import type { Round } from '../../shared/src/gen/fl/v1/operator.pb.js';
+import { Coordinator } from '../../coordinator/src/coordinator.js';
+import { parseFederationConfig } from '../../coordinator/src/federation/config.js';
+import type { FederationConfig, FederationConfigInput } from '../../coordinator/src/federation/config.js';
+import { federationConfigToProto } from '../../coordinator/src/federation/spec-proto.js';
+import { OperatorClient } from '../../coordinator/src/operator-client.js';
+import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './datasets/partition.js';
+import type { ProgressDisplay, RoundReport, SimulationSummary } from './report/index.js';
+import type { WorkerClient, WorkerInput, WorkerMessage } from './worker.js';
+
+export interface SimulationOptions {
+  clients: number;
+  rounds: number;
+  seed: number;
+  /** iid | dirichlet:<alpha> | shards:<n>. */
+  partition: string;
+  /** Probability a selected client drops out of a round, and where. */
+  dropout: number;
+  dropoutStage: WorkerInput['dropoutStage'];
+  model: 'fmnist-cnn' | 'fmnist-mlp';
+  epochs: number;
+  batchSize: number;
+  optimizer: 'sgd' | 'momentum' | 'adam';
+  learningRate: number;
+  serverOptimizer: 'fedavg' | 'fedavgm' | 'fedadam' | 'fedyogi';
+  serverLearningRate?: number;
+  /** Clients per round (default: all). */
+  cohortSize: number;
+  minClients: number;
+  /** Training examples drawn (stratified) from the dataset; 0 = all. */
+  trainSize: number;
+  testSize: number;
+  /** --data-dir for Fashion-MNIST. */
+  dataDir?: string;
+  workers: number;
+  backend: WorkerInput['backend'];
+  trainingDeadlineMs: number;
+  configureDeadlineMs: number;
+  /** Keep the coordinator's temporary data folder (database, model files) and print where it is. */
+  keepData: boolean;
+  verbose: boolean;
+}
+
+export const SIMULATION_DEFAULTS: SimulationOptions = {
+  clients: 10,
+  rounds: 5,
+  seed: 1,
+  partition: 'dirichlet:0.5',
+  dropout: 0,
+  dropoutStage: 'any',
+  model: 'fmnist-cnn',
+  epochs: 2,
+  batchSize: 32,
+  optimizer: 'sgd',
+  learningRate: 0.05,
+  serverOptimizer: 'fedavg',
+  cohortSize: 0,
+  minClients: 2,
+  trainSize: 6000,
+  testSize: 1000,
+  workers: 0,
+  backend: 'auto',
+  trainingDeadlineMs: 600_000,
+  configureDeadlineMs: 5_000,
+  keepData: false,
+  verbose: false,
+};
+
+export interface SimulationIo {
+  progress: ProgressDisplay;
+  log: (line: string) => void;
+  /** Coordinator log lines (verbose only). */
+  coordinatorLog?: (line: string) => void;
+}
+
+export interface SimulationResult {
+  summary: Omit<SimulationSummary, 'reportDir'>;
+  /** The coordinator's data folder when kept. */
+  dataDir: string | null;
+}
+
+/** Worker entry: the compiled worker when running from source (tests build first), else next to this file. */
+function workerUrl(): URL {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return new URL(`file://${path.join(packageRoot(), 'dist', 'simulations', 'src', 'worker.js')}`);
+  return new URL('./worker.js', import.meta.url);
+}
+
+/** Validates options; the errors name the flag. */
+export function checkSimulationOptions(o: SimulationOptions): void {
+  const need = (ok: boolean, flag: string, message: string): void => {
+    if (!ok) throw new CohortError('CONFIG_INVALID', `--${flag}: ${message}`);
+  };
+  need(Number.isInteger(o.clients) && o.clients >= 1 && o.clients <= 2000, 'clients', `must be an integer in 1..2000, got ${o.clients}`);
+  need(Number.isInteger(o.rounds) && o.rounds >= 1, 'rounds', `must be a positive integer, got ${o.rounds}`);
+  need(o.dropout >= 0 && o.dropout < 1, 'dropout', `rate must be in [0, 1), got ${o.dropout}`);
+  need(o.cohortSize >= 0 && o.cohortSize <= o.clients, 'cohort-size', `must be at most --clients (${o.clients}), got ${o.cohortSize}`);
+  need(o.minClients >= 1 && o.minClients <= (o.cohortSize || o.clients), 'min-clients', `must be in 1..${o.cohortSize || o.clients}, got ${o.minClients}`);
+  parsePartitionSpec(o.partition);
+}
+
+/** Runs a whole simulated federation and returns its summary (the caller writes the report). */
+export async function runSimulation(options: SimulationOptions, io: SimulationIo): Promise<SimulationResult> {
+  checkSimulationOptions(options);
+  const startedAt = new Date();
+  await cryptoReady();
+
+  const dataset = await loadFashionMnist({ dataDir: options.dataDir });
+  const train = sample(dataset.train, options.trainSize, createSeededRng(deriveSeed(options.seed, 'train-sample')));
+  const test = sample(dataset.test, options.testSize, createSeededRng(deriveSeed(options.seed, 'test-sample')));
+  const partition = partitionBySpec(parsePartitionSpec(options.partition), train.labels, train.numClasses, options.clients, createSeededRng(deriveSeed(options.seed, 'partition')));
+  io.log(`dataset: Fashion-MNIST from ${dataset.dir} (${dataset.origin}); ${train.count} training examples over ${options.clients} clients (${options.partition}), ${test.count} held-out`);
+
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'cohort-sim-'));
+  const coordinator = await Coordinator.create({
+    dataDir,
+    listen: '127.0.0.1:0',
+    adminToken: `sim_${randomBytes(18).toString('base64url')}`,
+    heartbeatMs: 2_000,
+    datasets: { 'simulation-test': test },
+    log: options.verbose ? (io.coordinatorLog ?? io.log) : () => undefined,
+    schedulerPollMs: 100,
+  });
+  const info = await coordinator.start();
+  const operator = new OperatorClient(info.address, info.adminToken);
+  const workers: Worker[] = [];
+  let stopWatch: (() => void) | null = null;
+  try {
+    const config = simulationFederation(options);
+    const federation = await operator.createFederation(federationConfigToProto(config), true);
+    io.log(`coordinator on ${info.address}; federation ${config.name}: ${config.rounds} rounds, ${config.selection.cohortSize} clients per round, ${options.model}, ${config.serverOptimizer.kind}`);
+
+    // Watch events over gRPC, as an operator would.
+    const finished = new Promise<'completed' | 'failed'>((resolve, reject) => {
+      let stage = '';
+      // The display counts committed rounds (an aborted attempt is retried under the same display number).
+      let committed = 0;
+      let roundNumber = 1;
+      let done = 0;
+      let expected = 0;
+      let lastAccuracy: number | null = null;
+      stopWatch = operator.watchEvents(federation.id, 0, (event) => {
+        const m = event.metrics?.values ?? {};
+        switch (event.type) {
+          case 'round.started':
+            roundNumber = Math.min(options.rounds, committed + 1);
+            stage = 'selecting';
+            done = 0;
+            break;
+          case 'round.stage':
+            stage = event.message.replace(/^round \d+ entered /, '');
+            expected = m['live'] ?? expected;
+            break;
+          case 'round.progress':
+            done = m['uploaded'] ?? done;
+            expected = (m['selected'] ?? expected) - (m['dropouts'] ?? 0);
+            break;
+          case 'round.committed':
+            committed++;
+            lastAccuracy = m['eval_accuracy'] ?? lastAccuracy;
+            io.progress.roundFinished(progressReport(roundNumber, 'committed', null, m));
+            break;
+          case 'round.aborted':
+            io.progress.roundFinished(progressReport(roundNumber, 'aborted', event.message.replace(/^round \d+ aborted: /, ''), m));
+            break;
+          case 'federation.completed':
+            return resolve('completed');
+          case 'federation.failed':
+            io.log(`federation failed: ${event.message}`);
+            return resolve('failed');
+          default:
+            return;
+        }
+        io.progress.update({ round: roundNumber, stage, clientsDone: done, clientsExpected: expected, lastAccuracy });
+      }, (error) => reject(new CohortError('INTERNAL', `event stream ended: ${error?.details ?? 'closed'}`)));
+    });
+
+    const tokens: string[] = [];
+    for (let i = 0; i < options.clients; i++) tokens.push((await operator.createEnrollmentToken(`sim-client-${i + 1}`, 3600)).token);
+    const clients: WorkerClient[] = partition.map((indices, i) => ({
+      index: i,
+      token: tokens[i]!,
+      identitySeed: sha256(`cohort-simulation/${options.seed}/client-${i}`),
+      displayName: `sim-client-${String(i + 1).padStart(String(options.clients).length, '0')}`,
+      train: subsetDataset(train, indices),
+    }));
+    const workerCount = Math.max(1, Math.min(options.clients, options.workers > 0 ? options.workers : availableParallelism()));
+    const backends = new Set<string>();
+    const stopped: Promise<void>[] = [];
+    for (let w = 0; w < workerCount; w++) {
+      const input: WorkerInput = {
+        address: info.address,
+        clients: clients.filter((c) => c.index % workerCount === w),
+        backend: options.backend,
+        seed: options.seed,
+        dropoutRate: options.dropout,
+        dropoutStage: options.dropoutStage,
+        verbose: options.verbose,
+      };
+      const worker = new Worker(workerUrl(), { workerData: input });
+      workers.push(worker);
+      stopped.push(
+        new Promise<void>((resolve) => {
+          worker.on('message', (message: WorkerMessage) => {
+            if (message.type === 'ready') backends.add(message.backend);
+            else if (message.type === 'log') io.log(message.line);
+            else if (message.type === 'fatal') io.log(`worker ${w}: ${message.message}`);
+          });
+          worker.on('error', (error) => io.log(`worker ${w} crashed: ${error.message}`));
+          worker.on('exit', () => resolve());
+        }),
+      );
+    }
+    io.log(`${options.clients} client agents in ${workerCount} worker thread(s)`);
+    const outcome = await finished;
+    const rounds = (await operator.listRounds(federation.id, 1000)).sort((a, b) => a.number - b.number);
+    const final = await operator.getFederation(federation.id);
+    for (const worker of workers) worker.postMessage({ type: 'stop' });
+    await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 10_000))]);
+
+    const reports = rounds.map(roundReport);
+    const committed = reports.filter((r) => r.state === 'committed');
+    const accuracies = committed.map((r) => r.accuracy).filter((a): a is number => a !== null);
+    const finishedAt = new Date();
+    if (outcome === 'failed') io.log(`federation ended as failed: ${final.statusReason}`);
+    return {
+      summary: {
+        finalAccuracy: committed.at(-1)?.accuracy ?? null,
+        finalLoss: committed.at(-1)?.loss ?? null,
+        bestAccuracy: accuracies.length > 0 ? Math.max(...accuracies) : null,
+        rounds: reports,
+        roundsCommitted: committed.length,
+        roundsAborted: reports.length - committed.length,
+        clients: options.clients,
+        seed: options.seed,
+        partition: options.partition,
+        dataset: 'fashion-mnist',
+        datasetOrigin: `${dataset.origin} (${dataset.dir})`,
+        model: options.model,
+        backend: [...backends].join(',') || options.backend,
+        totalSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+        totalBytesUp: reports.reduce((n, r) => n + r.bytesUp, 0),
+        totalBytesDown: reports.reduce((n, r) => n + r.bytesDown, 0),
+        config: { ...options, dataDir: options.dataDir ?? null, federation: config, outcome, federationStatusReason: final.statusReason },
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+      },
+      dataDir: options.keepData ? dataDir : null,
+    };
+  } finally {
+    (stopWatch as (() => void) | null)?.();
+    await Promise.all(workers.map((w) => w.terminate().catch(() => undefined)));
+    operator.close();
+    await coordinator.stop('simulation finished');
+    if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The federation a simulation runs. */
+export function simulationFederation(o: SimulationOptions): FederationConfig {
+  const cohort = o.cohortSize > 0 ? o.cohortSize : o.clients;
+  const input: FederationConfigInput = {
+    name: `simulation-seed-${o.seed}`,
+    task: 'fashion-mnist',
+    model: { builtin: o.model, initSeed: o.seed },
+    plan: { epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.learningRate, seed: o.seed },
+    selection: { mode: 'fixed', cohortSize: cohort, overSelection: 0, minClients: Math.min(o.minClients, cohort), minConnected: o.clients },
+    deadlines: { configureMs: o.configureDeadlineMs, trainingMs: o.trainingDeadlineMs, stageMs: 60_000 },
+    serverOptimizer: { kind: o.serverOptimizer, ...(o.serverLearningRate === undefined ? {} : { learningRate: o.serverLearningRate }) },
+    evaluation: { dataset: 'simulation-test', split: 'test' },
+    rounds: o.rounds,
+    selectionSeed: o.seed,
+    maxConsecutiveAborts: 20,
+  };
+  return parseFederationConfig(input, 'simulation');
+}
+
+function sample(data: LabeledDataset, n: number, rng: ReturnType<typeof createSeededRng>): LabeledDataset {
+  if (n === 0 || n >= data.count) return data;
+  return subsetDataset(data, stratifiedSample(data.labels, data.numClasses, n, rng));
+}
+
+function progressReport(round: number, state: 'committed' | 'aborted', reason: string | null, m: Record<string, number>): RoundReport {
+  return {
+    round,
+    state,
+    abortReason: reason,
+    accuracy: m['eval_accuracy'] ?? null,
+    loss: m['eval_loss'] ?? null,
+    trainLoss: m['client_train_loss'] ?? null,
+    trainAccuracy: m['client_train_accuracy'] ?? null,
+    selected: m['selected'] ?? 0,
+    participants: m['participants'] ?? 0,
+    dropouts: m['dropouts'] ?? 0,
+    dropoutsByStage: {},
+    bytesUp: m['bytes_up'] ?? 0,
+    bytesDown: m['bytes_down'] ?? 0,
+    seconds: m['seconds'] ?? 0,
+    modelVersion: m['version'] ?? null,
+  };
+}
+
+/** A stored round as the report shows it. */
+export function roundReport(r: Round): RoundReport {
+  const m = r.metrics?.values ?? {};
+  const dropoutsByStage: Record<string, number> = {};
+  for (const p of r.participations) if (p.dropped) dropoutsByStage[p.dropoutStage] = (dropoutsByStage[p.dropoutStage] ?? 0) + 1;
+  const committed = r.state === 'committed';
+  return {
+    round: r.number,
+    state: committed ? 'committed' : 'aborted',
+    abortReason: committed ? null : r.abortReason,
+    accuracy: m['eval_accuracy'] ?? null,
+    loss: m['eval_loss'] ?? null,
+    trainLoss: m['client_train_loss'] ?? null,
+    trainAccuracy: m['client_train_accuracy'] ?? null,
+    selected: r.selected.length,
+    participants: r.survivors['training'] ?? 0,
+    dropouts: r.participations.filter((p) => p.dropped).length,
+    dropoutsByStage,
+    bytesUp: r.bytesUp,
+    bytesDown: r.bytesDown,
+    seconds: r.endedAtMs > 0 ? (r.endedAtMs - r.startedAtMs) / 1000 : 0,
+    modelVersion: committed ? r.modelOutVersion : null,
+  };
+}

@@ -1,0 +1,14 @@
+/** Public surface of the simulation report: types, pure renderers, the report writer and the progress display. */
+export type { RoundReport, RoundState, SimulationSummary } from './types.js';
+export type { AccuracyChartOptions, SimulationSummaryJson, SummaryTableOptions } from './render.js';
+export {
+  SUMMARY_SCHEMA_VERSION,
+  renderAccuracyChartSvg,
+  renderRoundsCsv,
+  renderSummaryTable,
+  roundToJson,
+  summaryToJson,
+} from './render.js';
+export { ReportWriteError, roundFileName, writeReport } from './write.js';
+export type { ProgressDisplay, ProgressDisplayOptions, ProgressState } from './progress.js';
+export { createProgressDisplay, formatRoundLine } from './progress.js';

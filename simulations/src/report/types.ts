@@ -1,0 +1,85 @@
+/**
+ * Data the simulation harness hands to the report: plain records, no behaviour, so the report stays independent
+ * of the harness and of the coordinator.
+ */
+
+/** Terminal state of one round: committed (new model version) or aborted with a reason. */
+export type RoundState = 'committed' | 'aborted';
+
+/** Figures for one round, as measured by the harness. */
+export interface RoundReport {
+  /** Round number, 1-based. */
+  round: number;
+  /** How the round ended. */
+  state: RoundState;
+  /** Why the round aborted (free text from the workflow); null when committed. */
+  abortReason: string | null;
+  /** Held-out accuracy of the model after this round, 0..1; null when not evaluated or aborted. */
+  accuracy: number | null;
+  /** Held-out loss after this round (the model's loss function, e.g. cross-entropy); null when not evaluated. */
+  loss: number | null;
+  /** Mean client training loss reported for this round; null when unknown. */
+  trainLoss: number | null;
+  /** Mean client training accuracy for this round, 0..1; null when unknown. */
+  trainAccuracy: number | null;
+  /** Clients selected for the round. */
+  selected: number;
+  /** Clients whose contribution made it into the aggregate. */
+  participants: number;
+  /** Selected clients that missed a deadline or disconnected. */
+  dropouts: number;
+  /** Dropouts broken down by the stage they were lost in (stage name → count). */
+  dropoutsByStage: Record<string, number>;
+  /** Bytes sent by clients to the coordinator during the round. */
+  bytesUp: number;
+  /** Bytes sent by the coordinator to clients during the round. */
+  bytesDown: number;
+  /** Wall-clock duration of the round, in seconds. */
+  seconds: number;
+  /** Model version committed by this round; null when aborted. */
+  modelVersion: number | null;
+}
+
+/** Everything known about one finished simulation run. */
+export interface SimulationSummary {
+  /** Held-out accuracy of the last evaluated model, 0..1; null when nothing was evaluated. */
+  finalAccuracy: number | null;
+  /** Held-out loss of the last evaluated model; null when nothing was evaluated. */
+  finalLoss: number | null;
+  /** Best held-out accuracy seen in any round, 0..1; null when nothing was evaluated. */
+  bestAccuracy: number | null;
+  /** Every round, in order. */
+  rounds: RoundReport[];
+  /** Number of rounds that committed. */
+  roundsCommitted: number;
+  /** Number of rounds that aborted. */
+  roundsAborted: number;
+  /** Folder the report files are written to. */
+  reportDir: string;
+  /** Number of simulated clients. */
+  clients: number;
+  /** Seed of the run (partitioning, selection, attacks), so the run replays. */
+  seed: number;
+  /** Partition spec, e.g. `iid` or `dirichlet:0.5`. */
+  partition: string;
+  /** Dataset name, e.g. `fashion-mnist`. */
+  dataset: string;
+  /** Where the dataset came from, e.g. a path or `bundled subset`. */
+  datasetOrigin: string;
+  /** Model name. */
+  model: string;
+  /** TF.js backend used by the clients, e.g. `wasm`. */
+  backend: string;
+  /** Wall-clock duration of the whole run, in seconds. */
+  totalSeconds: number;
+  /** Total bytes uploaded by clients over all rounds. */
+  totalBytesUp: number;
+  /** Total bytes downloaded by clients over all rounds. */
+  totalBytesDown: number;
+  /** The effective simulation configuration, JSON-compatible. */
+  config: Record<string, unknown>;
+  /** Start of the run, ISO 8601. */
+  startedAt: string;
+  /** End of the run, ISO 8601. */
+  finishedAt: string;
+}

@@ -1,0 +1,104 @@
+/**
+ * Simulator worker thread: hosts a share of the simulated client agents. Each agent is a real gRPC client with its
+ * own channel, identity and session; they share this thread's TF.js engine (training calls are serialized).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { LabeledDataset } from '../../shared/src/core/data/dataset.js';
+import { createSeededRng, deriveSeed } from '../../shared/src/core/rng/rng.js';
+import { cryptoReady } from '../../shared/src/crypto/sodium.js';
+import { ClientAgent } from '../../client/src/agent.js';
+import type { AgentRoundSummary, InjectedFault } from '../../client/src/agent.js';
+import { createTfjsTrainer } from '../../client/src/tfjs-trainer.js';
+import type { AgentTask } from '../../client/src/transport/coordinator-client.js';
+
+export interface WorkerClient {
+  index: number;
+  token: string;
+  identitySeed: Uint8Array;
+  displayName: string;
+  train: LabeledDataset;
+}
+
+export interface WorkerInput {
+  address: string;
+  clients: WorkerClient[];
+  backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  seed: number;
+  /** Probability that a selected client drops out of a round. */
+  dropoutRate: number;
+  /** Where it drops: a fixed stage, or any (chosen per dropout). */
+  dropoutStage: 'any' | 'configuring' | 'training' | 'upload';
+  verbose: boolean;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; backend: string; clients: { index: number; clientId: string | null }[] }
+  | { type: 'round'; clientIndex: number; summary: AgentRoundSummary }
+  | { type: 'log'; line: string }
+  | { type: 'fatal'; message: string }
+  | { type: 'stopped' };
+
+const FAULTS_BY_STAGE: Record<WorkerInput['dropoutStage'], InjectedFault[]> = {
+  any: ['ignore-task', 'disconnect-before-training', 'disconnect-after-training'],
+  configuring: ['ignore-task'],
+  training: ['disconnect-before-training'],
+  upload: ['disconnect-after-training'],
+};
+
+/** Seeded per (simulation, client, round): the same run drops the same clients at the same rounds. */
+export function faultFor(input: Pick<WorkerInput, 'seed' | 'dropoutRate' | 'dropoutStage'>, clientIndex: number, roundNumber: number): InjectedFault {
+  if (input.dropoutRate <= 0) return 'none';
+  const rng = createSeededRng(deriveSeed(input.seed, `dropout/${clientIndex}/${roundNumber}`));
+  if (rng.nextFloat() >= input.dropoutRate) return 'none';
+  const choices = FAULTS_BY_STAGE[input.dropoutStage];
+  return choices[Math.floor(rng.nextFloat() * choices.length)]!;
+}
+
+async function main(): Promise<void> {
+  const input = workerData as WorkerInput;
+  const port = parentPort!;
+  const post = (message: WorkerMessage): void => port.postMessage(message);
+  await cryptoReady();
+  const log = (line: string): void => {
+    if (input.verbose) post({ type: 'log', line });
+  };
+  const trainer = await createTfjsTrainer(input.backend, log);
+  const agents = input.clients.map(
+    (client) =>
+      new ClientAgent({
+        coordinator: input.address,
+        tls: null,
+        identityFile: null,
+        identitySeed: new Uint8Array(client.identitySeed),
+        token: client.token,
+        displayName: client.displayName,
+        data: { train: client.train, test: null },
+        trainer,
+        rng: createSeededRng(deriveSeed(input.seed, `backoff/${client.index}`)),
+        log: (line) => log(`${client.displayName}: ${line}`),
+        reconnectBaseMs: 200,
+        reconnectMaxMs: 2_000,
+        faults: (task: AgentTask) => faultFor(input, client.index, task.roundNumber),
+        onRoundDone: (summary) => post({ type: 'round', clientIndex: client.index, summary }),
+      }),
+  );
+  port.on('message', (message: { type: string }) => {
+    if (message.type === 'stop') for (const agent of agents) agent.stop();
+  });
+  const runs = agents.map((agent, i) =>
+    agent.run().catch((error: unknown) => post({ type: 'fatal', message: `${input.clients[i]!.displayName}: ${(error as Error).message}` })),
+  );
+  // Agents enroll on their first session; report ids once every agent has one or has failed.
+  void (async () => {
+    for (let tries = 0; tries < 600 && agents.some((a) => a.clientId === null); tries++) await new Promise((r) => setTimeout(r, 100));
+    post({ type: 'ready', backend: trainer.backend, clients: agents.map((a, i) => ({ index: input.clients[i]!.index, clientId: a.clientId })) });
+  })();
+  await Promise.all(runs);
+  post({ type: 'stopped' });
+}
+
+if (parentPort !== null) {
+  main().catch((error: unknown) => {
+    parentPort!.postMessage({ type: 'fatal', message: (error as Error)?.stack ?? String(error) } satisfies WorkerMessage);
+  });
+}
