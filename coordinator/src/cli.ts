@@ -14,7 +14,6 @@ import type { Federation, Round } from '../../shared/src/gen/fl/v1/operator.pb.j
 import { parseAddress } from '../../shared/src/transport/grpc-channel.js';
 import type { ChannelTls } from '../../shared/src/transport/grpc-channel.js';
 import { readCoordinatorConfig } from './config-file.js';
-import { Coordinator } from './coordinator.js';
 import { parseFederationConfig } from './federation/config.js';
 import { federationConfigToProto } from './federation/spec-proto.js';
 import { OperatorClient } from './operator-client.js';
@@ -67,6 +66,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const clientCa = stringFlag(args, 'tls-client-ca') ?? file?.tls?.clientCaFile;
   if ((cert === undefined) !== (key === undefined)) throw new CohortError('CONFIG_INVALID', '--tls-cert and --tls-key go together');
   if (clientCa !== undefined && cert === undefined) throw new CohortError('CONFIG_INVALID', '--tls-client-ca needs --tls-cert and --tls-key (mutual TLS runs over TLS)');
+  // Loaded only now: the coordinator pulls in TF.js, which operator commands and bad flags do not need.
+  const { Coordinator } = await import('./coordinator.js');
   const coordinator = await Coordinator.create({
     dataDir,
     databasePath: file?.database,

@@ -19,7 +19,7 @@ import { OperatorServiceService } from '../../shared/src/gen/fl/v1/operator.pb.j
 import { HealthService } from '../../shared/src/gen/grpc/health/v1/health.pb.js';
 import { HealthCheckResponse_ServingStatus } from '../../shared/src/gen/grpc/health/v1/health.pb.js';
 import { DEFAULT_HEARTBEAT_MS } from '../../shared/src/protocol/constants.js';
-import { describeTopology } from '../../client/src/training/index.js';
+import { describeTopology, selectBackend } from '../../client/src/training/index.js';
 import { EventBus } from './events.js';
 import { HeldOutEvaluator } from './evaluation.js';
 import { parseFederationConfig } from './federation/config.js';
@@ -62,6 +62,8 @@ export interface CoordinatorOptions {
   now?: () => number;
   /** Scheduler tuning (tests use short polls). */
   schedulerPollMs?: number;
+  /** How long a new session may take from opening to answering the challenge (default 15 s; tests use less). */
+  handshakeTimeoutMs?: number;
 }
 
 export interface CoordinatorInfo {
@@ -120,6 +122,8 @@ export class Coordinator {
     const aborted = store.abortNonTerminalRounds('coordinator restarted', now(), 'coordinator');
     for (const round of aborted) log(`round ${round.number} of federation ${round.federationId} was in ${round.state} when the coordinator stopped: marked aborted`);
 
+    // TF.js serves topology checks and held-out evaluation here; choose its backend once, logging the choice.
+    await selectBackend('auto', (line) => log(line));
     const identity = loadOrCreateIdentity(path.join(options.dataDir, 'coordinator-identity.key'));
     const { adminToken, adminTokenFile } = resolveAdminToken(options);
     const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
@@ -168,7 +172,7 @@ export class Coordinator {
     const server = createServer();
     server.addService(
       ClientServiceService,
-      createClientService({ store, sessions, hub, models, events, coordinatorPublicKey: identity.publicKey, heartbeatMs: this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, now, log, logError }),
+      createClientService({ store, sessions, hub, models, events, coordinatorPublicKey: identity.publicKey, heartbeatMs: this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, now, log, logError, handshakeTimeoutMs: this.options.handshakeTimeoutMs }),
     );
     server.addService(OperatorServiceService, createOperatorService({ api, events, adminToken, logError }));
     server.addService(HealthService, createHealthService(health, logError));

@@ -7,8 +7,8 @@ import { boolFlag, choiceFlag, numberFlag, parseFlags, requiredString, stringFla
 import { loadFashionMnist } from '../../shared/src/data/fashion-mnist.js';
 import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './datasets/partition.js';
 import { writeIdxPair } from './datasets/idx-writer.js';
-import { runSimulation, SIMULATION_DEFAULTS } from './harness.js';
-import type { SimulationOptions } from './harness.js';
+import { SIMULATION_DEFAULTS } from './defaults.js';
+import type { SimulationOptions } from './defaults.js';
 import { createProgressDisplay, renderSummaryTable, summaryToJson, writeReport } from './report/index.js';
 
 const d = SIMULATION_DEFAULTS;
@@ -118,6 +118,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const reportDir = path.resolve(stringFlag(args, 'report-dir') ?? path.join('reports', `sim-${stamp}-seed${options.seed}`));
   const progress = createProgressDisplay({ stream: process.stderr, totalRounds: options.rounds });
+  // Loaded only now: the harness pulls in TF.js and the coordinator, which bad flags should not wait for.
+  const { runSimulation } = await import('./harness.js');
   const result = await runSimulation(options, { progress, log: (line) => progress.log(line) });
   progress.finish();
   const summary = { ...result.summary, reportDir };

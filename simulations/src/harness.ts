@@ -26,64 +26,10 @@ import { OperatorClient } from '../../coordinator/src/operator-client.js';
 import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './datasets/partition.js';
 import type { ProgressDisplay, RoundReport, SimulationSummary } from './report/index.js';
 import type { WorkerClient, WorkerInput, WorkerMessage } from './worker.js';
+import type { SimulationOptions } from './defaults.js';
 
-export interface SimulationOptions {
-  clients: number;
-  rounds: number;
-  seed: number;
-  /** iid | dirichlet:<alpha> | shards:<n>. */
-  partition: string;
-  /** Probability a selected client drops out of a round, and where. */
-  dropout: number;
-  dropoutStage: WorkerInput['dropoutStage'];
-  model: 'fmnist-cnn' | 'fmnist-mlp';
-  epochs: number;
-  batchSize: number;
-  optimizer: 'sgd' | 'momentum' | 'adam';
-  learningRate: number;
-  serverOptimizer: 'fedavg' | 'fedavgm' | 'fedadam' | 'fedyogi';
-  serverLearningRate?: number;
-  /** Clients per round (default: all). */
-  cohortSize: number;
-  minClients: number;
-  /** Training examples drawn (stratified) from the dataset; 0 = all. */
-  trainSize: number;
-  testSize: number;
-  /** --data-dir for Fashion-MNIST. */
-  dataDir?: string;
-  workers: number;
-  backend: WorkerInput['backend'];
-  trainingDeadlineMs: number;
-  configureDeadlineMs: number;
-  /** Keep the coordinator's temporary data folder (database, model files) and print where it is. */
-  keepData: boolean;
-  verbose: boolean;
-}
-
-export const SIMULATION_DEFAULTS: SimulationOptions = {
-  clients: 10,
-  rounds: 5,
-  seed: 1,
-  partition: 'dirichlet:0.5',
-  dropout: 0,
-  dropoutStage: 'any',
-  model: 'fmnist-cnn',
-  epochs: 2,
-  batchSize: 32,
-  optimizer: 'sgd',
-  learningRate: 0.05,
-  serverOptimizer: 'fedavg',
-  cohortSize: 0,
-  minClients: 2,
-  trainSize: 6000,
-  testSize: 1000,
-  workers: 0,
-  backend: 'auto',
-  trainingDeadlineMs: 600_000,
-  configureDeadlineMs: 5_000,
-  keepData: false,
-  verbose: false,
-};
+export { SIMULATION_DEFAULTS } from './defaults.js';
+export type { SimulationOptions } from './defaults.js';
 
 export interface SimulationIo {
   progress: ProgressDisplay;
@@ -135,7 +81,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     dataDir,
     listen: '127.0.0.1:0',
     adminToken: `sim_${randomBytes(18).toString('base64url')}`,
-    heartbeatMs: 2_000,
+    heartbeatMs: 5_000,
     datasets: { 'simulation-test': test },
     log: options.verbose ? (io.coordinatorLog ?? io.log) : () => undefined,
     schedulerPollMs: 100,

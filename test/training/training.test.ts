@@ -9,7 +9,7 @@ import { createSeededRng } from '../../shared/src/core/rng/rng.js';
 import { initializeWeights } from '../../shared/src/core/tensor/init.js';
 import { createLayout } from '../../shared/src/core/tensor/layout.js';
 import { SUBSET_RELATIVE_DIR, loadDataDir, packageRoot } from '../../shared/src/data/index.js';
-import type { LocalTrainingPlan, TopologyDescription } from '../../client/src/training/index.js';
+import type { LocalTrainingPlan, TopologyDescription, TrainingResult } from '../../client/src/training/index.js';
 import { builtinTopology, describeTopology, evaluateModel, trainLocal } from '../../client/src/training/index.js';
 import { liveTensorCount } from '../../client/src/training/diagnostics.js';
 
@@ -193,7 +193,7 @@ describe('trainLocal', () => {
     const w0 = initializeWeights(mlp.layout, createSeededRng(9));
     const data = first(128);
     const plans = [plan({ seed: 1 }), plan({ seed: 2, optimizer: 'adam', learningRate: 1e-3 })];
-    const sequential = [];
+    const sequential: TrainingResult[] = [];
     for (const p of plans) sequential.push(await trainLocal({ topologyJson: MLP, layout: mlp.layout, weights: w0, data, plan: p }));
     const concurrent = await Promise.all(plans.map((p) => trainLocal({ topologyJson: MLP, layout: mlp.layout, weights: w0, data, plan: p })));
     concurrent.forEach((r, i) => expect(sameBytes(r.weights, sequential[i]!.weights)).toBe(true));

@@ -31,8 +31,12 @@ function convCase(xShape: ConvCase['xShape'], filterShape: ConvCase['filterShape
 const TOLERANCE = 1e-4;
 
 describe('wasm Conv2DBackpropFilter and Conv2DBackpropInput', () => {
+  // Patches of kh·kw·in <= 32 take the patch-matrix route, larger ones the dilated convolution: both are covered.
   const cases: [string, ConvCase][] = [
     ['stride 1, valid', convCase([2, 7, 7, 3], [3, 3, 3, 4], 1, 'valid', 1)],
+    ['dilated route, stride 2, valid, unread last row and column', convCase([2, 7, 7, 4], [3, 3, 4, 5], 2, 'valid', 31)],
+    ['dilated route, stride 2, same', convCase([2, 8, 8, 4], [3, 3, 4, 3], 2, 'same', 32)],
+    ['dilated route, strides [1, 2], explicit padding', convCase([2, 7, 8, 6], [3, 2, 6, 3], [1, 2], [[0, 0], [2, 1], [1, 0], [0, 0]], 33)],
     ['stride 2, valid, unread last row and column', convCase([2, 7, 7, 3], [3, 3, 3, 4], 2, 'valid', 2)],
     ['stride 2, same', convCase([2, 8, 8, 3], [3, 3, 3, 4], 2, 'same', 3)],
     ['strides [2, 1], same, non-square kernel', convCase([3, 9, 6, 2], [2, 3, 2, 5], [2, 1], 'same', 4)],
@@ -40,7 +44,7 @@ describe('wasm Conv2DBackpropFilter and Conv2DBackpropInput', () => {
     ['stride 2, explicit asymmetric padding', convCase([2, 7, 8, 2], [3, 2, 2, 3], 2, [[0, 0], [1, 2], [0, 1], [0, 0]], 6)],
     ['5x5 kernel, same', convCase([2, 9, 9, 4], [5, 5, 4, 3], 1, 'same', 7)],
     ['1x1 kernel, stride 2', convCase([2, 10, 10, 3], [1, 1, 3, 6], 2, 'valid', 8)],
-    ['reference CNN second layer', convCase([2, 13, 13, 32], [3, 3, 32, 64], 1, 'valid', 9)],
+    ['reference CNN second layer', convCase([1, 13, 13, 32], [3, 3, 32, 64], 1, 'valid', 9)],
   ];
 
   it.each(cases)('match the cpu backend: %s', async (_name, c) => {
@@ -64,8 +68,9 @@ describe('wasm MaxPoolGrad', () => {
     ['2x2 stride 2 with ties and all-negative windows', { x: tied(2 * 8 * 8 * 3, 13), xShape: [2, 8, 8, 3], filterSize: 2, strides: 2, pad: 'valid' }],
     ['3x3 stride 3', { x: uniform(2 * 9 * 10 * 2, 14), xShape: [2, 9, 10, 2], filterSize: 3, strides: 3, pad: 'valid' }],
     ['2x3 windows, stride [2, 3]', { x: tied(1 * 6 * 9 * 2, 15), xShape: [1, 6, 9, 2], filterSize: [2, 3], strides: [2, 3], pad: 'valid' }],
-    // Overlapping windows keep the backend's own kernel; positive distinct values stay clear of its tie rule.
-    ['3x3 stride 1 (native fallback)', { x: uniform(2 * 6 * 6 * 2, 16).map((v) => v + 2), xShape: [2, 6, 6, 2], filterSize: 3, strides: 1, pad: 'valid' }],
+    // Overlapping windows add up; the native wasm kernel dropped the gradient of windows with no positive value.
+    ['3x3 stride 1, overlapping, negative values', { x: tied(2 * 6 * 6 * 2, 16), xShape: [2, 6, 6, 2], filterSize: 3, strides: 1, pad: 'valid' }],
+    ['3x3 stride 2, same padding', { x: uniform(2 * 7 * 8 * 3, 17), xShape: [2, 7, 8, 3], filterSize: 3, strides: 2, pad: 'same' }],
   ];
 
   it.each(cases)('matches the cpu backend: %s', async (_name, c) => {

@@ -58,11 +58,6 @@ export async function selectBackend(preference: 'auto' | BackendName = 'auto', l
   return info;
 }
 
-/** The chosen backend, or null before selectBackend has finished. */
-export function currentBackend(): Promise<BackendInfo> | null {
-  return selection?.promise ?? null;
-}
-
 /**
  * Points the wasm backend at its own .wasm files and registers the kernels it lacks for training. Must run before
  * the wasm backend initialises; idempotent.
@@ -160,5 +155,6 @@ function firstLine(error: unknown): string {
 }
 
 function defaultLog(line: string): void {
-  console.info(line);
+  // stderr: stdout belongs to the command's output (e.g. `cohort simulate --json`).
+  process.stderr.write(`${line}\n`);
 }

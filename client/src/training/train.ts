@@ -69,6 +69,13 @@ export interface EvaluationResult {
   readonly numExamples: number;
 }
 
+/** Longest stretch of synchronous training before the event loop gets a turn. */
+const YIELD_EVERY_MS = 25;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Keras' fuzz factor: probabilities are clipped to [EPSILON, 1 − EPSILON] before the log. */
 const EPSILON = 1e-7;
 /** Salt of the held-out split's seed: fixed, so the split is the same every round. */
@@ -153,6 +160,16 @@ function makeOptimizer(plan: LocalTrainingPlan): tf.Optimizer {
   }
 }
 
+/**
+ * Disposes an optimizer and its state. TF.js 4.22's MomentumOptimizer.dispose() forgets the learning-rate scalar
+ * it inherits from SGDOptimizer (field `c`), one leaked tensor per training call; free it here too.
+ */
+function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  const inherited = (optimizer as unknown as { c?: unknown }).c;
+  if (inherited instanceof tf.Tensor && !inherited.isDisposed) inherited.dispose();
+}
+
 async function trainNow(input: TrainLocalInput): Promise<TrainingResult> {
   const { data, plan } = input;
   const loaded = await loadModel(input.topologyJson);
@@ -168,6 +185,7 @@ async function trainNow(input: TrainLocalInput): Promise<TrainingResult> {
   const anchors = plan.proximalMu > 0 ? variables.map((v) => tf.keep(v.clone())) : [];
   let lastEpoch = { loss: Number.NaN, accuracy: Number.NaN };
   const started = performance.now();
+  let lastYield = started;
   try {
     for (let epoch = 0; epoch < plan.epochs; epoch++) {
       const order = permutation(createSeededRng(deriveSeed(plan.seed, `epoch/${epoch}`)), trainIdx.length);
@@ -181,6 +199,12 @@ async function trainNow(input: TrainLocalInput): Promise<TrainingResult> {
           const next = tf.add(totals, stats);
           tf.dispose([totals, stats]);
           totals = next;
+          // WASM kernels run synchronously: hand the event loop a turn now and then, so the agent's heartbeats,
+          // session messages and other agents in this thread are not starved during a long epoch.
+          if (performance.now() - lastYield > YIELD_EVERY_MS) {
+            await yieldToEventLoop();
+            lastYield = performance.now();
+          }
         }
         const [lossSum, correct] = (await totals.data()) as Float32Array;
         lastEpoch = { loss: lossSum! / order.length, accuracy: correct! / order.length };
@@ -189,7 +213,7 @@ async function trainNow(input: TrainLocalInput): Promise<TrainingResult> {
       }
     }
   } finally {
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
     tf.dispose(anchors);
   }
   const seconds = (performance.now() - started) / 1000;
@@ -283,6 +307,7 @@ async function evaluateLoaded(loaded: LoadedModel, data: LabeledDataset, indices
       });
       totals.dispose();
       totals = next;
+      await yieldToEventLoop();
     }
     const [lossSum, correct] = (await totals.data()) as Float32Array;
     return { loss: lossSum! / indices.length, accuracy: correct! / indices.length, numExamples: indices.length };

@@ -1,13 +1,14 @@
 /**
- * Training kernels for the WASM backend, composed from the kernels it has. TF.js 4.22's wasm backend has no
- * Conv2DBackpropFilter, so any conv layer fails in backprop; and its Conv2DBackpropInput and MaxPoolGrad are plain
- * loops that cost more than the rest of a CNN step together. We compose all three from the backend's own XNNPACK
- * Conv2D, Transpose, Reverse, Slice, ArgMax, OneHot and Multiply kernels, so data stays in the WASM heap and the
- * arithmetic stays native. Cases outside a composition's reach (strided backprop-input, overlapping pools) keep the
- * backend's own kernel.
+ * Training kernels for the WASM backend. TF.js 4.22's wasm backend has no Conv2DBackpropFilter, so any conv layer
+ * fails in backprop, and several kernels a training step leans on are scalar loops or copy whole tensors first:
+ * - Conv2DBackpropFilter and (stride 1) Conv2DBackpropInput are composed from the backend's own XNNPACK Conv2D plus
+ *   Transpose/Reverse/Slice, so the arithmetic stays in XNNPACK and the data in the WASM heap;
+ * - transposed BatchMatMul (a dense layer's backward pass) transposes the operand so the product reaches XNNPACK;
+ * - MaxPoolGrad is one loop over the heap.
+ * Cases outside a replacement's reach call the backend's own kernel, kept as the fallback.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DataId, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import type { DataId, DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { CohortError } from '../../../shared/src/core/errors.js';
 
 const WASM = 'wasm';
@@ -21,6 +22,9 @@ type Shape4 = [number, number, number, number];
 /** What we use of the wasm backend object handed to kernels. */
 interface KernelBackend {
   disposeData(dataId: DataId, force?: boolean): boolean;
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  /** A view of a tensor's bytes in the WASM heap; detached when the heap grows. */
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 interface KernelArgs {
@@ -31,29 +35,21 @@ interface KernelArgs {
 
 type Composed = (args: KernelArgs, native: KernelFunc | null) => TensorInfo;
 
-/** Kernels this module provides or speeds up on wasm. */
-export const COMPOSED_WASM_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'BatchMatMul'] as const;
-
 /**
- * Registers the composed kernels on the wasm backend: Conv2DBackpropFilter where the backend has none,
- * Conv2DBackpropInput and MaxPoolGrad in front of the backend's own (kept as the fallback and its setup kept, so
- * call this before or after the backend initialises). Idempotent.
+ * Registers the training kernels on the wasm backend: Conv2DBackpropFilter where the backend has none (a later
+ * tfjs-backend-wasm with its own wins), the others in front of the backend's own, whose setup is kept so this may run
+ * before or after the backend initialises. Idempotent.
  */
 export function registerWasmTrainingKernels(): void {
-  install('Conv2DBackpropFilter', conv2dBackpropFilter);
+  install('Conv2DBackpropFilter', conv2dBackpropFilter, { onlyIfMissing: true });
   install('Conv2DBackpropInput', conv2dBackpropInput);
   install('MaxPoolGrad', maxPoolGrad);
   install('BatchMatMul', batchMatMul);
 }
 
-/** True when `kernelName` is registered for `backendName`. */
-export function hasKernel(kernelName: string, backendName: string): boolean {
-  return tf.getKernel(kernelName, backendName) != null;
-}
-
-function install(kernelName: string, composed: Composed): void {
+function install(kernelName: string, composed: Composed, options: { onlyIfMissing?: boolean } = {}): void {
   const existing = tf.getKernel(kernelName, WASM) as KernelConfig | undefined;
-  if (existing != null && (existing.kernelFunc as unknown as Record<symbol, unknown>)[COMPOSED] === true) return;
+  if (existing != null && (options.onlyIfMissing === true || (existing.kernelFunc as unknown as Record<symbol, unknown>)[COMPOSED] === true)) return;
   const native = existing?.kernelFunc ?? null;
   const kernelFunc = ((args: KernelArgs) => composed(args, native)) as unknown as KernelFunc;
   (kernelFunc as unknown as Record<symbol, unknown>)[COMPOSED] = true;
@@ -94,6 +90,8 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
   if (dy.shape.some((d, i) => d !== expectedDy[i])) {
     throw new CohortError('INVALID_ARGUMENT', `wasm Conv2DBackpropFilter: dy has shape [${dy.shape.join(',')}], the forward pass gives [${expectedDy.join(',')}]`);
   }
+  const patchSize = info.filterHeight * info.filterWidth * info.inChannels;
+  if (patchSize <= PATCH_PRODUCT_LIMIT) return filterGradientFromPatches(x, dy, info, { strides, pad, dimRoundingMode }, backend);
   const { top, left } = info.padInfo;
   // Padding the dilated dy' needs below/right of x to give exactly kh x kw outputs. Negative means the forward pass
   // never read the last rows/columns of x (valid padding, stride > 1): crop those instead.
@@ -114,6 +112,46 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
     ];
     const z = keep(conv2d(xT, dyT, padding, [info.strideHeight, info.strideWidth], backend));
     return run('Transpose', { x: z }, { perm: [1, 2, 0, 3] }, backend);
+  });
+}
+
+/**
+ * Below this many elements per patch (kh·kw·in), the filter gradient goes through explicit patches: the dilated
+ * convolution above then has only kh·kw·in output rows (9 for a first layer on greyscale), which XNNPACK tiles
+ * poorly, and it must pack all of dy as weights.
+ */
+const PATCH_PRODUCT_LIMIT = 32;
+
+/**
+ * dW as a matrix product: P = the input's patches, one row per output pixel (a convolution with a one-hot filter,
+ * same strides and padding as the forward pass), then dW[k, o] = Σ_rows P[row, k] · dy[row, o], computed as
+ * (dyᵀ · P)ᵀ so XNNPACK packs the small P, not dy.
+ */
+function filterGradientFromPatches(
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  forward: { strides: number | [number, number]; pad: Pad; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+  backend: KernelBackend,
+): TensorInfo {
+  const { filterHeight: kh, filterWidth: kw, inChannels: c, outChannels: o } = info;
+  const k = kh * kw * c;
+  const rows = info.batchSize * info.outHeight * info.outWidth;
+  return withTemps(backend, (keep) => {
+    // One-hot filter [kh, kw, c, k]: output channel (p·kw + q)·c + ci copies input (p, q, ci).
+    const picker = keep(backend.makeOutput([kh, kw, c, k], 'float32'));
+    const ones = backend.typedArrayFromHeap(picker) as Float32Array;
+    ones.fill(0);
+    for (let i = 0; i < k; i++) ones[i * k + i] = 1;
+    const patches = keep(
+      run('Conv2D', { x, filter: picker }, { strides: forward.strides, pad: forward.pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: forward.dimRoundingMode }, backend),
+    );
+    const p = keep(run('Reshape', { x: patches }, { shape: [rows, k] }, backend));
+    const g = keep(run('Reshape', { x: dy }, { shape: [rows, o] }, backend));
+    const gT = keep(run('Transpose', { x: g }, { perm: [1, 0] }, backend));
+    const product = keep(run('BatchMatMul', { a: gT, b: p }, { transposeA: false, transposeB: false }, backend));
+    const flat = keep(run('Transpose', { x: product }, { perm: [1, 0] }, backend));
+    return run('Reshape', { x: flat }, { shape: [kh, kw, c, o] }, backend);
   });
 }
 
@@ -157,12 +195,12 @@ function conv2dBackpropInput(args: KernelArgs, native: KernelFunc | null): Tenso
 }
 
 /**
- * Max-pool gradient for non-overlapping windows (stride = window, no leading padding): regroup x into windows,
- * ArgMax picks the first maximum of each (row-major, as the cpu backend does), and dy goes to that position.
- * Rows/columns the pool never covered get zero. Other pools keep the native kernel.
+ * Max-pool gradient as one loop over the WASM heap: for each window, the first strict maximum in row-major order
+ * among the positions inside the input (the cpu backend's rule) receives dy; overlapping windows add up. The
+ * native kernel is a slower generic loop that also starts its search at the smallest positive float, so windows
+ * with no positive value lose their gradient; this kernel handles every pool shape, padding and stride.
  */
-function maxPoolGrad(args: KernelArgs, native: KernelFunc | null): TensorInfo {
-  const { inputs, backend, attrs } = args;
+function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as {
     filterSize: number | [number, number];
@@ -170,56 +208,53 @@ function maxPoolGrad(args: KernelArgs, native: KernelFunc | null): TensorInfo {
     pad: Pad;
     dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
-  const info = tf.backend_util.computePool2DInfo(input.shape as Shape4, filterSize, strides, 1, pad, dimRoundingMode);
-  const { batchSize: b, inHeight, inWidth, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
-  const coveredH = oh * kh;
-  const coveredW = ow * kw;
-  const composable =
-    info.strideHeight === kh &&
-    info.strideWidth === kw &&
-    info.padInfo.top === 0 &&
-    info.padInfo.left === 0 &&
-    coveredH <= inHeight &&
-    coveredW <= inWidth &&
-    info.dilationHeight === 1 &&
-    info.dilationWidth === 1;
-  if (!composable) {
-    if (native === null) throw new CohortError('INVALID_ARGUMENT', 'wasm MaxPoolGrad: overlapping or padded pools need the backend kernel, which is missing');
-    return native(args as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
+  if (input.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new CohortError('INVALID_ARGUMENT', `wasm MaxPoolGrad needs float32 tensors, got ${input.dtype} and ${dy.dtype}`);
   }
-  const windows = b * oh * ow * c;
-  return withTemps(backend, (keep) => {
-    let x = input;
-    if (coveredH < inHeight || coveredW < inWidth) x = keep(run('Slice', { x }, { begin: [0, 0, 0, 0], size: [b, coveredH, coveredW, c] }, backend));
-    const x6 = keep(run('Reshape', { x }, { shape: [b, oh, kh, ow, kw, c] }, backend));
-    const grouped = keep(run('Transpose', { x: x6 }, { perm: [0, 1, 3, 5, 2, 4] }, backend));
-    const rows = keep(run('Reshape', { x: grouped }, { shape: [windows, kh * kw] }, backend));
-    const argmax = keep(run('ArgMax', { x: rows }, { axis: 1 }, backend));
-    // The wasm OneHot writes int32 whatever dtype it is asked for.
-    const hot = keep(run('OneHot', { indices: argmax }, { depth: kh * kw, onValue: 1, offValue: 0, dtype: 'int32' }, backend));
-    const mask = keep(run('Cast', { x: hot }, { dtype: 'float32' }, backend));
-    const dyColumn = keep(run('Reshape', { x: dy }, { shape: [windows, 1] }, backend));
-    const routed = keep(run('Multiply', { a: mask, b: dyColumn }, {}, backend));
-    const routed6 = keep(run('Reshape', { x: routed }, { shape: [b, oh, ow, c, kh, kw] }, backend));
-    const ungrouped = keep(run('Transpose', { x: routed6 }, { perm: [0, 1, 4, 2, 5, 3] }, backend));
-    const dx = run('Reshape', { x: ungrouped }, { shape: [b, coveredH, coveredW, c] }, backend);
-    if (coveredH === inHeight && coveredW === inWidth) return dx;
-    keep(dx);
-    return run(
-      'PadV2',
-      { x: dx },
-      {
-        paddings: [
-          [0, 0],
-          [0, inHeight - coveredH],
-          [0, inWidth - coveredW],
-          [0, 0],
-        ],
-        constantValue: 0,
-      },
-      backend,
-    );
-  });
+  requireRank4('MaxPoolGrad', input, dy);
+  const info = tf.backend_util.computePool2DInfo(input.shape as Shape4, filterSize, strides, 1, pad, dimRoundingMode);
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { effectiveFilterHeight: fh, effectiveFilterWidth: fw, dilationHeight, dilationWidth } = info;
+  const { top, left } = info.padInfo;
+  // Allocate first: makeOutput can grow the WASM memory, which detaches views taken before it.
+  const out = backend.makeOutput(input.shape, 'float32');
+  const x = backend.typedArrayFromHeap(input) as Float32Array;
+  const g = backend.typedArrayFromHeap(dy) as Float32Array;
+  const dx = backend.typedArrayFromHeap(out) as Float32Array;
+  dx.fill(0);
+  // Element offsets in x of the window's positions that fall inside the input, in row-major window order.
+  const positions = new Int32Array(Math.ceil(fh / dilationHeight) * Math.ceil(fw / dilationWidth));
+  let gOffset = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      const y0 = oy * strideHeight - top;
+      for (let ox = 0; ox < outWidth; ox++, gOffset += channels) {
+        const x0 = ox * strideWidth - left;
+        let count = 0;
+        for (let r = 0; r < fh; r += dilationHeight) {
+          const iy = y0 + r;
+          if (iy < 0 || iy >= inHeight) continue;
+          for (let s = 0; s < fw; s += dilationWidth) {
+            const ix = x0 + s;
+            if (ix >= 0 && ix < inWidth) positions[count++] = ((b * inHeight + iy) * inWidth + ix) * channels;
+          }
+        }
+        for (let c = 0; c < channels; c++) {
+          let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          for (let k = 0; k < count; k++) {
+            const v = x[positions[k]! + c]!;
+            if (v > best) {
+              best = v;
+              at = positions[k]! + c;
+            }
+          }
+          if (at >= 0) dx[at] = dx[at]! + g[gOffset + c]!;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /**

@@ -161,6 +161,9 @@ function runSession(deps: ClientServiceDeps, call: ServerDuplexStream<ClientMess
     call.on('cancelled', () => finish('session cancelled'));
 
     function handle(message: ClientMessage): void {
+      // Messages the client pipelined behind one that ended the session are never acted on (they would otherwise
+      // fall through to the authenticated branch below under the client id the hello claimed).
+      if (phase === 'closed') return;
       const body = message.body;
       if (body === undefined) throw new CohortError('INVALID_ARGUMENT', 'session message has no body');
       if (phase === 'hello') {
@@ -180,6 +183,8 @@ function runSession(deps: ClientServiceDeps, call: ServerDuplexStream<ClientMess
         if (body.$case !== 'challengeAnswer') throw new CohortError('FAILED_PRECONDITION', `expected challenge_answer after the challenge, got ${body.$case}`);
         const client = store.getClient(clientId);
         if (client === null) throw new CohortError('UNAUTHENTICATED', `client ${clientId} is not enrolled`);
+        // Revocation may land between hello and the answer; registering the session would outlive it.
+        if (client.status === 'revoked') throw new CohortError('CLIENT_REVOKED', `client ${clientId} is revoked${client.statusReason ? `: ${client.statusReason}` : ''}`);
         if (!verify(new Uint8Array(body.value.signature), sessionChallengePayload(clientId, nonce), client.identityPublicKey)) {
           throw new CohortError('SIGNATURE_INVALID', `challenge signature does not verify for client ${clientId}`);
         }

@@ -36,8 +36,10 @@ export class SessionRegistry implements ClientGateway {
   private readonly byClient = new Map<string, Session>();
   private readonly byToken = new Map<string, Session>();
   private readonly sweeper: NodeJS.Timeout;
+  private lastSweep: number;
 
   constructor(private readonly options: SessionRegistryOptions) {
+    this.lastSweep = options.now();
     this.sweeper = setInterval(() => this.sweep(), options.heartbeatMs);
     this.sweeper.unref();
   }
@@ -107,7 +109,13 @@ export class SessionRegistry implements ClientGateway {
   }
 
   private sweep(): void {
-    const cutoff = this.options.now() - 3 * this.options.heartbeatMs;
+    const now = this.options.now();
+    const lag = now - this.lastSweep;
+    this.lastSweep = now;
+    // After a stall of this process (a long evaluation, GC), heartbeats may be waiting unread in socket buffers:
+    // judge liveness only on a sweep that ran on time.
+    if (lag > 2 * this.options.heartbeatMs) return;
+    const cutoff = now - 3 * this.options.heartbeatMs;
     for (const session of [...this.byClient.values()]) {
       if (session.lastHeard < cutoff) this.close(session.clientId, session.token, 'no heartbeat for 3 intervals');
     }

@@ -1,0 +1,59 @@
+/** Simulation options and their defaults (kept apart from the harness so the CLI parses flags without loading TF.js). */
+export interface SimulationOptions {
+  clients: number;
+  rounds: number;
+  seed: number;
+  /** iid | dirichlet:<alpha> | shards:<n>. */
+  partition: string;
+  /** Probability a selected client drops out of a round, and where. */
+  dropout: number;
+  dropoutStage: 'any' | 'configuring' | 'training' | 'upload';
+  model: 'fmnist-cnn' | 'fmnist-mlp';
+  epochs: number;
+  batchSize: number;
+  optimizer: 'sgd' | 'momentum' | 'adam';
+  learningRate: number;
+  serverOptimizer: 'fedavg' | 'fedavgm' | 'fedadam' | 'fedyogi';
+  serverLearningRate?: number;
+  /** Clients per round (0 = all). */
+  cohortSize: number;
+  minClients: number;
+  /** Training examples drawn (stratified) from the dataset; 0 = all. */
+  trainSize: number;
+  testSize: number;
+  /** --data-dir for Fashion-MNIST. */
+  dataDir?: string;
+  /** Worker threads (0 = one per core). */
+  workers: number;
+  backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  trainingDeadlineMs: number;
+  configureDeadlineMs: number;
+  /** Keep the coordinator's temporary data folder (database, model files) and print where it is. */
+  keepData: boolean;
+  verbose: boolean;
+}
+
+export const SIMULATION_DEFAULTS: SimulationOptions = {
+  clients: 10,
+  rounds: 5,
+  seed: 1,
+  partition: 'dirichlet:0.5',
+  dropout: 0,
+  dropoutStage: 'any',
+  model: 'fmnist-cnn',
+  epochs: 2,
+  batchSize: 32,
+  optimizer: 'sgd',
+  learningRate: 0.05,
+  serverOptimizer: 'fedavg',
+  cohortSize: 0,
+  minClients: 2,
+  trainSize: 6000,
+  testSize: 1000,
+  workers: 0,
+  backend: 'auto',
+  trainingDeadlineMs: 600_000,
+  configureDeadlineMs: 5_000,
+  keepData: false,
+  verbose: false,
+};
