@@ -15,6 +15,7 @@ import {
   openStream,
   startCoordinator,
   testCapabilities,
+  waitFor,
 } from '../helpers/coordinator.js';
 import type { RawStream, TestCoordinator } from '../helpers/coordinator.js';
 
@@ -35,8 +36,10 @@ describe('ClientService.Session contract', () => {
     await enroll(tc, alice);
   });
 
-  afterEach(() => {
+  afterEach(async () => {
     for (const s of streams.splice(0)) s.close();
+    // Each test starts with no live session on the coordinator.
+    await waitFor('closed sessions to be gone', () => tc.coordinator.api.status().connectedClients === 0);
   });
 
   afterAll(async () => {
@@ -126,6 +129,17 @@ describe('ClientService.Session contract', () => {
     s.send('pipelined-round', { $case: 'taskAck', value: { accepted: false, reason: 'forged' } });
     expectStatus(await s.status, status.UNAUTHENTICATED, 'challenge signature does not verify');
     expect(tc.logs.filter((line) => line.includes('pipelined-round'))).toEqual([]);
+  });
+
+  it('ends the stream (OK, no session) when the client half-closes in the middle of the handshake', async () => {
+    const before = tc.snapshot();
+    const s = stream();
+    s.send('', { $case: 'hello', value: { clientId: alice.clientId, capabilities: testCapabilities() } });
+    await s.next(bodyIs('challenge'));
+    s.call.end();
+    expectStatus(await s.status, status.OK);
+    expect(tc.snapshot()).toEqual(before);
+    expect((await tc.operator.getStatus()).connectedClientIds).not.toContain(alice.clientId);
   });
 
   it('ends an authenticated session with FAILED_PRECONDITION on a second hello, and its token stops working', async () => {

@@ -79,7 +79,14 @@ export async function startCoordinator(options: Partial<CoordinatorOptions> = {}
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const info = await coordinator.start();
+  let info: CoordinatorInfo;
+  try {
+    info = await coordinator.start();
+  } catch (error) {
+    await coordinator.stop('test coordinator failed to start');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const insecure = credentials.createInsecure();
   const client = new ClientServiceClient(info.address, insecure);
   const operatorRaw = new OperatorServiceClient(info.address, insecure);

@@ -137,8 +137,8 @@ export class Harness {
     this.runtime = runtimeOf(this.config, options.inputShape === undefined ? INPUT_SHAPE : options.inputShape);
     const log = (line: string): void => void this.logs.push(line);
     this.hub = new RoundHub({ findRound: (id) => this.store.getRound(id), log });
-    this.gateway = new InMemoryGateway({ hub: this.hub });
     this.models = new ModelRepository(this.store.modelFiles, (payload) => sign(payload, this.keys.secretKey));
+    this.gateway = new InMemoryGateway({ hub: this.hub, models: this.models });
     this.events = new EventBus(Date.now);
     this.events.subscribe((event) => this.eventLog.push(event));
     this.deps = { store: this.store, gateway: this.gateway, hub: this.hub, models: this.models, events: this.events, evaluator: null, now: Date.now, log };

@@ -103,11 +103,13 @@ const federationSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only, starting with a letter or digit'),
     task: z.string().max(128).default(''),
     model: modelSchema,
-    plan: planSchema.default(planSchema.parse({})),
-    selection: selectionSchema.default(selectionSchema.parse({})),
-    deadlines: deadlinesSchema.default(deadlinesSchema.parse({})),
-    serverOptimizer: serverOptimizerSchema.default(serverOptimizerSchema.parse({})),
-    aggregation: aggregationSchema.default(aggregationSchema.parse({})),
+    // Defaults built per parse: zod only shallow-copies a default value, so a shared object would let one config's
+    // nested objects (aggregation.params) leak into every later parse.
+    plan: planSchema.default(() => planSchema.parse({})),
+    selection: selectionSchema.default(() => selectionSchema.parse({})),
+    deadlines: deadlinesSchema.default(() => deadlinesSchema.parse({})),
+    serverOptimizer: serverOptimizerSchema.default(() => serverOptimizerSchema.parse({})),
+    aggregation: aggregationSchema.default(() => aggregationSchema.parse({})),
     evaluation: evaluationSchema.nullable().default(null),
     rounds: positiveInt.max(1_000_000).default(10),
     privacy: privacySchema.nullable().default(null),

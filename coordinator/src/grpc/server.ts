@@ -2,10 +2,10 @@
  * The coordinator's gRPC server: explicit message-size limits (4 MiB, DESIGN §3), keepalive suited to edge NATs,
  * optional TLS and mutual TLS from PEM files.
  */
-import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { CohortError } from '../../../shared/src/core/errors.js';
 import { MAX_MESSAGE_BYTES } from '../../../shared/src/protocol/constants.js';
+import { readPemFile } from '../../../shared/src/transport/pem.js';
 
 export interface TlsFiles {
   /** PEM certificate chain of the coordinator. */
@@ -26,20 +26,12 @@ export const SERVER_OPTIONS = {
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
 } as const;
 
-function readPem(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new CohortError('CONFIG_INVALID', `${flag}: cannot read ${path}: ${(error as Error).message}`);
-  }
-}
-
 /** Server credentials: insecure without TLS files; TLS; or mutual TLS when a client CA is given. */
 export function serverCredentials(tls: TlsFiles | null): ServerCredentials {
   if (tls === null) return ServerCredentials.createInsecure();
-  const cert = readPem(tls.certFile, 'tls.certFile');
-  const key = readPem(tls.keyFile, 'tls.keyFile');
-  const ca = tls.clientCaFile === undefined ? null : readPem(tls.clientCaFile, 'tls.clientCaFile');
+  const cert = readPemFile(tls.certFile, 'tls.certFile');
+  const key = readPemFile(tls.keyFile, 'tls.keyFile');
+  const ca = tls.clientCaFile === undefined ? null : readPemFile(tls.clientCaFile, 'tls.clientCaFile');
   return ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], ca !== null);
 }
 

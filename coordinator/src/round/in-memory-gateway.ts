@@ -2,18 +2,20 @@
  * The in-memory transport behind the round workflow's ClientGateway (CONVENTIONS habit 3): simulated clients are
  * plain callbacks in this process, with no sockets and no serialisation. They receive the OutboundMessages the
  * workflow sends and answer through the RoundHub exactly as the gRPC adapters do (dispatch for acks and failures,
- * beginUpload + deliver for updates, disconnected when a session ends), so a test or a simulation exercises the same
- * round code paths as a real deployment.
+ * beginUpload + deliver for updates, recordDownload for model downloads, disconnected when a session ends), so a test
+ * or a simulation exercises the same round code paths as a real deployment.
  *
  * Messages reach a client's handler in a microtask, never inside the workflow's send(): a remote client cannot
  * answer before the coordinator has finished sending either, and re-entrant answers would test orderings that
  * cannot happen over a network.
  */
-import { float32ToBytes } from '../../../shared/src/core/tensor/bytes.js';
+import { CohortError } from '../../../shared/src/core/errors.js';
+import { bytesToFloat32, float32ToBytes } from '../../../shared/src/core/tensor/bytes.js';
 import { sha256Hex } from '../../../shared/src/crypto/hash.js';
+import type { ModelRepository } from '../models.js';
 import type { ClientCapabilitiesRecord } from '../store/types.js';
 import type { ClientGateway, RoundHub, UploadSink } from './hub.js';
-import type { ConnectedClient, OutboundMessage, UpdateKind } from './messages.js';
+import type { ConnectedClient, ModelReference, OutboundMessage, UpdateKind } from './messages.js';
 
 /** What a simulated client does with each message the coordinator sends it; it answers through `client`. */
 export type InMemoryClientHandler = (message: OutboundMessage, client: InMemoryClient) => void | Promise<void>;
@@ -21,6 +23,8 @@ export type InMemoryClientHandler = (message: OutboundMessage, client: InMemoryC
 export interface InMemoryGatewayOptions {
   /** The hub the workflow registers its rounds with; clients answer through it. */
   hub: RoundHub;
+  /** Where download() reads model weights; without it, download() throws. */
+  models?: ModelRepository;
   /** Clock for connectedAt, ms since the epoch. Default Date.now. */
   now?: () => number;
   /**
@@ -53,6 +57,7 @@ export class InMemoryClient {
     private readonly gateway: InMemoryGateway,
     private readonly hub: RoundHub,
     readonly handler: InMemoryClientHandler | null,
+    private readonly models: ModelRepository | null,
   ) {}
 
   /** True while this object is the client's live session. */
@@ -60,23 +65,37 @@ export class InMemoryClient {
     return this.gateway.clientOf(this.clientId) === this;
   }
 
-  /** Accepts a round task (TaskAck accepted = true). */
+  /**
+   * The weights a model reference names, as the gRPC download serves them: read from the content-addressed files
+   * (hash-checked) and counted as this client's download traffic in its running round. A copy: the client may
+   * train on it in place.
+   */
+  download(model: ModelReference): Float32Array {
+    this.requireSession();
+    if (this.models === null) throw new CohortError('FAILED_PRECONDITION', 'this in-memory gateway was built without a model repository');
+    const bytes = this.models.bytes(model.sha256);
+    this.hub.recordDownload(this.clientId, model.federationId, bytes.byteLength);
+    return bytesToFloat32(bytes.slice());
+  }
+
+  /** Accepts a round task (TaskAck accepted = true). Session messages of an ended session go nowhere. */
   accept(roundId: string): void {
-    this.hub.dispatch(this.clientId, roundId, { kind: 'ack', accepted: true, reason: '' });
+    if (this.connected) this.hub.dispatch(this.clientId, roundId, { kind: 'ack', accepted: true, reason: '' });
   }
 
   /** Declines a round task with a reason. */
   decline(roundId: string, reason: string): void {
-    this.hub.dispatch(this.clientId, roundId, { kind: 'ack', accepted: false, reason });
+    if (this.connected) this.hub.dispatch(this.clientId, roundId, { kind: 'ack', accepted: false, reason });
   }
 
   /** Reports that local training failed. */
   fail(roundId: string, reason: string): void {
-    this.hub.dispatch(this.clientId, roundId, { kind: 'failed', reason });
+    if (this.connected) this.hub.dispatch(this.clientId, roundId, { kind: 'failed', reason });
   }
 
   /** Starts an upload: the header is validated now and throws the CohortError the gRPC client would get. */
   beginUpload(roundId: string, byteLength: number, options: InMemoryUploadOptions = {}, sha256 = ''): UploadSink {
+    this.requireSession();
     return this.hub.beginUpload(this.clientId, {
       roundId,
       kind: options.kind ?? 'delta-float32',
@@ -108,6 +127,11 @@ export class InMemoryClient {
     this.gateway.disconnect(this.clientId, reason, this);
   }
 
+  /** Uploads and downloads authenticate with the session, as over gRPC: an ended session cannot make them. */
+  private requireSession(): void {
+    if (!this.connected) throw new CohortError('UNAUTHENTICATED', `session of client ${this.clientId} ended or was replaced`);
+  }
+
   /** Called by the gateway's send(): records the message and runs the handler in a microtask. */
   receive(message: OutboundMessage, onError: (error: unknown) => void): void {
     this.received.push(message);
@@ -131,12 +155,12 @@ export class InMemoryGateway implements ClientGateway {
   }
 
   /**
-   * Opens a session for `clientId` (which the store must know, as an enrolled client) with these capabilities. An
-   * older session of the same client is closed first, as the session registry does.
+   * Opens a session for `clientId` with these capabilities (rounds select only clients the store knows as active).
+   * An older session of the same client is closed first, as the session registry does.
    */
   connect(clientId: string, capabilities: ClientCapabilitiesRecord, handler: InMemoryClientHandler | null = null): InMemoryClient {
     if (this.clients.has(clientId)) this.disconnect(clientId, 'replaced by a newer session of the same client');
-    const client = new InMemoryClient(clientId, capabilities, this.now(), this, this.options.hub, handler);
+    const client = new InMemoryClient(clientId, capabilities, this.now(), this, this.options.hub, handler, this.options.models ?? null);
     this.clients.set(clientId, client);
     return client;
   }

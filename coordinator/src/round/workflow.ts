@@ -203,7 +203,10 @@ class PlaintextRound implements ActiveRound {
     for (const p of this.live()) if (p.stage === 'selected') this.drop(p.clientId, 'configuring', 'did not answer the task before the configure deadline');
     const accepted = this.live().length;
     if (accepted < selection.minClients) {
-      return this.abort(`too few clients accepted the task (configuring): ${accepted} of ${cohort.length} selected, minimum ${selection.minClients}`);
+      return this.abort(`too few clients accepted the task (configuring): ${accepted} of ${cohort.length} selected, minimum ${selection.minClients}`, {
+        selected: cohort.length,
+        configuring: accepted,
+      });
     }
     this.setState('training', { survivors: { selected: cohort.length, configuring: accepted } });
 
@@ -372,7 +375,8 @@ class PlaintextRound implements ActiveRound {
       expectedElements: d,
       deliver: (update) => this.deliver(p, update),
       abandon: (reason) => {
-        if (p.stage === 'uploading' && !p.dropped) {
+        // Late bytes of a released client, or of a round already over, are refused; that makes no dropout.
+        if (p.stage === 'uploading' && this.involves(clientId) && (this.state === 'configuring' || this.state === 'training')) {
           this.drop(clientId, this.state, `upload failed: ${reason}`);
           this.notify();
         }
@@ -428,7 +432,9 @@ class PlaintextRound implements ActiveRound {
 
   private drop(clientId: string, stage: string, reason: string): void {
     const p = this.participants.get(clientId);
-    if (p === undefined || p.dropped) return;
+    // An update already in the accumulator cannot be taken out again: a client that uploaded has done its part,
+    // whatever it says or does afterwards (disconnects, reports a failure), and counts as a survivor.
+    if (p === undefined || p.dropped || p.stage === 'uploaded') return;
     p.dropped = true;
     p.dropoutStage = stage;
     p.dropoutReason = reason;

@@ -10,20 +10,12 @@
  * the store refuses them with INVALID_ARGUMENT naming the field instead of silently storing null.
  */
 import type { ModelLayout } from '../../../shared/src/core/tensor/layout.js';
+import type { AgentCapabilities } from '../../../shared/src/protocol/types.js';
 
 export type ClientStatus = 'active' | 'quarantined' | 'revoked';
 
-/** Capabilities as reported by the agent (JSON-serialisable). */
-export interface ClientCapabilitiesRecord {
-  backend: string;
-  platform: string;
-  agentVersion: string;
-  numExamples: number;
-  inputShape: number[];
-  numClasses: number;
-  features: string[];
-  tasks: string[];
-}
+/** Capabilities as reported by the agent (JSON-serialisable); the same shape the protocol layer uses. */
+export type ClientCapabilitiesRecord = AgentCapabilities;
 
 export interface ClientRecord {
   id: string;

@@ -2,11 +2,11 @@
  * Client-side gRPC channel settings shared by the client agent, the operator CLI and the simulator: the same 4 MiB
  * limits and NAT-friendly keepalive as the server, TLS with a pinned CA, and client certificates for mutual TLS.
  */
-import { readFileSync } from 'node:fs';
 import { credentials as grpcCredentials, Metadata, status } from '@grpc/grpc-js';
 import type { ChannelCredentials, ServiceError } from '@grpc/grpc-js';
 import { CohortError } from '../core/errors.js';
 import { KEEPALIVE_OPTIONS, MAX_MESSAGE_BYTES } from '../protocol/constants.js';
+import { readPemFile } from './pem.js';
 
 export interface ChannelTls {
   /** PEM CA bundle that the coordinator's certificate must chain to (default: system roots). */
@@ -25,23 +25,15 @@ export const CHANNEL_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 5_000,
 } as const;
 
-function readPem(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new CohortError('CONFIG_INVALID', `${flag}: cannot read ${path}: ${(error as Error).message}`);
-  }
-}
-
 /** Insecure when tls is null (loopback, tests); otherwise TLS, with a client certificate when given. */
 export function channelCredentials(tls: ChannelTls | null): ChannelCredentials {
   if (tls === null) return grpcCredentials.createInsecure();
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     throw new CohortError('CONFIG_INVALID', '--tls-cert and --tls-key go together (mutual TLS needs both)');
   }
-  const ca = tls.caFile === undefined ? null : readPem(tls.caFile, '--tls-ca');
-  const key = tls.keyFile === undefined ? null : readPem(tls.keyFile, '--tls-key');
-  const cert = tls.certFile === undefined ? null : readPem(tls.certFile, '--tls-cert');
+  const ca = tls.caFile === undefined ? null : readPemFile(tls.caFile, '--tls-ca');
+  const key = tls.keyFile === undefined ? null : readPemFile(tls.keyFile, '--tls-key');
+  const cert = tls.certFile === undefined ? null : readPemFile(tls.certFile, '--tls-cert');
   return grpcCredentials.createSsl(ca, key, cert);
 }
 

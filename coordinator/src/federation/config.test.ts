@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { isCohortError } from '../../../shared/src/core/errors.js';
+import { formatZodIssues, parseFederationConfig } from './config.js';
+
+const minimal = { name: 'fmnist-demo', model: { builtin: 'fmnist-cnn' } };
+
+/** The CONFIG_INVALID message parseFederationConfig throws for `input`. */
+function errorOf(input: unknown, source?: string): string {
+  try {
+    parseFederationConfig(input, source);
+  } catch (error) {
+    expect(isCohortError(error, 'CONFIG_INVALID'), String(error)).toBe(true);
+    return (error as Error).message;
+  }
+  throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+}
+
+/** `minimal` with `value` set at the dotted `path`. */
+function withField(path: string, value: unknown): Record<string, unknown> {
+  const root = structuredClone(minimal) as Record<string, unknown>;
+  const keys = path.split('.');
+  let node = root;
+  for (const key of keys.slice(0, -1)) {
+    node[key] ??= {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys.at(-1)!] = value;
+  return root;
+}
+
+describe('parseFederationConfig defaults', () => {
+  it('fills every default from a name and a model', () => {
+    expect(parseFederationConfig(minimal)).toEqual({
+      name: 'fmnist-demo',
+      task: '',
+      model: { builtin: 'fmnist-cnn', initSeed: 0 },
+      plan: { epochs: 1, batchSize: 32, optimizer: 'sgd', learningRate: 0.05, momentum: 0.9, proximalMu: 0, maxExamples: 0, seed: 0, localEvalFraction: 0, clipNorm: 0 },
+      selection: { mode: 'fixed', cohortSize: 10, overSelection: 0, samplingRate: 0.1, minClients: 2, minConnected: 0 },
+      deadlines: { configureMs: 30_000, trainingMs: 600_000, stageMs: 60_000 },
+      serverOptimizer: { kind: 'fedavg' },
+      aggregation: { rule: 'fedavg', params: {} },
+      evaluation: null,
+      rounds: 10,
+      privacy: null,
+      selectionSeed: 0,
+      maxConsecutiveAborts: 10,
+    });
+  });
+
+  it('fills the defaults inside a partly given section and keeps what was given', () => {
+    const config = parseFederationConfig({ ...minimal, plan: { epochs: 3 }, selection: { mode: 'poisson', samplingRate: 0.5 }, evaluation: { dataset: 'fashion-mnist' } });
+    expect(config.plan).toMatchObject({ epochs: 3, batchSize: 32, learningRate: 0.05 });
+    expect(config.selection).toMatchObject({ mode: 'poisson', samplingRate: 0.5, cohortSize: 10, minClients: 2 });
+    expect(config.evaluation).toEqual({ dataset: 'fashion-mnist', split: 'test', maxExamples: 0 });
+  });
+
+  it('does not share default objects between parses', () => {
+    const a = parseFederationConfig(minimal);
+    a.plan.epochs = 99;
+    a.aggregation.params['x'] = 1;
+    const b = parseFederationConfig(minimal);
+    expect(b.plan.epochs).toBe(1);
+    expect(b.aggregation.params).toEqual({});
+  });
+});
+
+describe('parseFederationConfig validation', () => {
+  // [field path, bad value]: each error must start its clause with the dotted field path.
+  const cases: [string, unknown][] = [
+    ['name', ''],
+    ['name', 'has spaces'],
+    ['name', '-leading-dash'],
+    ['name', 'x'.repeat(129)],
+    ['task', 't'.repeat(129)],
+    ['model.initSeed', -1],
+    ['model.initSeed', 1.5],
+    ['model.topologyJson', ''],
+    ['model.initialWeightsPath', ''],
+    ['plan.epochs', 0],
+    ['plan.epochs', 1.5],
+    ['plan.epochs', 1001],
+    ['plan.batchSize', 0],
+    ['plan.optimizer', 'rmsprop'],
+    ['plan.learningRate', 0],
+    ['plan.learningRate', Number.NaN],
+    ['plan.learningRate', Number.POSITIVE_INFINITY],
+    ['plan.learningRate', '0.1'],
+    ['plan.momentum', 1],
+    ['plan.momentum', -0.1],
+    ['plan.proximalMu', -1],
+    ['plan.maxExamples', -1],
+    ['plan.seed', -1],
+    ['plan.localEvalFraction', 1],
+    ['plan.clipNorm', -0.5],
+    ['selection.mode', 'random'],
+    ['selection.cohortSize', 0],
+    ['selection.overSelection', -0.1],
+    ['selection.overSelection', 11],
+    ['selection.samplingRate', 0],
+    ['selection.samplingRate', 1.5],
+    ['selection.minClients', 0],
+    ['selection.minConnected', -1],
+    ['deadlines.configureMs', 0],
+    ['deadlines.trainingMs', -5],
+    ['deadlines.stageMs', 2.5],
+    ['serverOptimizer.kind', 'sgd'],
+    ['serverOptimizer.learningRate', 0],
+    ['serverOptimizer.momentum', 1],
+    ['serverOptimizer.beta1', -0.1],
+    ['serverOptimizer.beta2', 1],
+    ['serverOptimizer.tau', 0],
+    ['aggregation.rule', ''],
+    ['aggregation.params.alpha', 'high'],
+    ['evaluation.dataset', ''],
+    ['evaluation.split', 'validation'],
+    ['evaluation.maxExamples', -1],
+    ['privacy.targetEpsilon', 0],
+    ['privacy.targetDelta', 1],
+    ['rounds', 0],
+    ['rounds', 1_000_001],
+    ['selectionSeed', -1],
+    ['maxConsecutiveAborts', 0],
+  ];
+
+  it.each(cases)('names %s in the error for %j', (path, value) => {
+    const input = withField(path, value);
+    if (path.startsWith('privacy.')) (input['privacy'] as Record<string, unknown>)[path === 'privacy.targetDelta' ? 'targetEpsilon' : 'targetDelta'] ??= 1e-5;
+    if (path.startsWith('evaluation.') && path !== 'evaluation.dataset') (input['evaluation'] as Record<string, unknown>)['dataset'] = 'fashion-mnist';
+    if (path === 'model.topologyJson') delete (input['model'] as Record<string, unknown>)['builtin'];
+    const message = errorOf(input);
+    expect(message).toMatch(new RegExp(`^federation spec: (.*; )?${path.replace(/\./g, '\\.')}: `));
+  });
+
+  it('names the model when it gives both or neither of builtin and topologyJson', () => {
+    expect(errorOf({ name: 'f', model: { builtin: 'fmnist-cnn', topologyJson: '{"a":1}' } })).toBe('federation spec: model: give exactly one of builtin or topologyJson');
+    expect(errorOf({ name: 'f', model: {} })).toBe('federation spec: model: give exactly one of builtin or topologyJson');
+  });
+
+  it('names missing required fields', () => {
+    expect(errorOf({ model: { builtin: 'x' } })).toMatch(/^federation spec: name: /);
+    expect(errorOf({ name: 'f' })).toMatch(/^federation spec: model: /);
+    expect(errorOf({ ...minimal, privacy: { targetEpsilon: 8 } })).toMatch(/^federation spec: privacy\.targetDelta: /);
+  });
+
+  it('names unknown keys, at the top level and inside a section', () => {
+    expect(errorOf({ ...minimal, strategy: 'fedavg' })).toMatch(/"strategy"/);
+    expect(errorOf({ ...minimal, plan: { epochz: 2 } })).toMatch(/^federation spec: plan: .*"epochz"/);
+  });
+
+  it('requires minClients <= cohortSize in fixed mode, naming selection.minClients', () => {
+    expect(errorOf({ ...minimal, selection: { cohortSize: 3, minClients: 4 } })).toBe('federation spec: selection.minClients: must be <= selection.cohortSize (3)');
+    // Poisson mode has no cohort size to compare with.
+    expect(parseFederationConfig({ ...minimal, selection: { mode: 'poisson', cohortSize: 3, minClients: 4 } }).selection.minClients).toBe(4);
+  });
+
+  it('reports every bad field at once, prefixed with the source', () => {
+    const message = errorOf({ ...minimal, rounds: 0, plan: { epochs: 0 } }, 'coordinator.yaml federation "x"');
+    expect(message.startsWith('coordinator.yaml federation "x": ')).toBe(true);
+    expect(message).toMatch(/plan\.epochs: /);
+    expect(message).toMatch(/rounds: /);
+  });
+
+  it('rejects a config that is not an object', () => {
+    expect(errorOf(null)).toMatch(/^federation spec: /);
+    expect(errorOf('name: f')).toMatch(/^federation spec: /);
+  });
+});
+
+describe('formatZodIssues', () => {
+  it('joins dotted paths and messages, leaving path-less issues bare', () => {
+    expect(formatZodIssues([{ path: ['plan', 'epochs'], message: 'too small' }, { path: [], message: 'bad' }, { path: ['params', 0], message: 'x' }])).toBe('plan.epochs: too small; bad; params.0: x');
+  });
+});

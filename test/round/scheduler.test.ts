@@ -1,0 +1,191 @@
+// The scheduler over the in-memory transport: rounds until the target, retries with backoff, failure after too many
+// aborts, pause, and a restart over the same store file that resumes from the last committed model.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { InMemoryClientHandler, RoundResult } from '../../coordinator/src/round/index.js';
+import {
+  FEDERATION_ID,
+  Harness,
+  acceptOnly,
+  decliner,
+  fedAvgByHand,
+  honest,
+  initialWeights,
+  makeTempDir,
+  maxAbsDiff,
+  rampDelta,
+  removeDir,
+  sleep,
+  testConfig,
+} from './harness.js';
+
+const harnesses: Harness[] = [];
+const dirs: string[] = [];
+function harness(...args: ConstructorParameters<typeof Harness>): Harness {
+  const h = new Harness(...args);
+  harnesses.push(h);
+  return h;
+}
+afterEach(() => {
+  for (const h of harnesses.splice(0)) h.close();
+  for (const dir of dirs.splice(0)) removeDir(dir);
+});
+
+/** Accepts every task and uploads rampDelta(0.1 · round number) with 10 examples. */
+const perRound = honest((task) => rampDelta(0.1 * task.roundNumber), 10);
+
+describe('scheduler', () => {
+  it('runs rounds until the target, then marks the federation completed and stops', async () => {
+    const h = harness({ config: testConfig({ rounds: 3 }) });
+    for (const id of ['c1', 'c2', 'c3']) h.connect(id, perRound);
+    const scheduler = h.scheduler();
+
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('federation.completed');
+    await sleep(20);
+
+    expect(h.federation).toMatchObject({ status: 'completed', roundsCommitted: 3, currentModelVersion: 3 });
+    expect(scheduler.isRunning(FEDERATION_ID)).toBe(false);
+    const rounds = h.store.listRounds(FEDERATION_ID).reverse();
+    expect(rounds.map((r) => [r.number, r.state, r.modelInVersion, r.modelOutVersion])).toEqual([
+      [1, 'committed', 0, 1],
+      [2, 'committed', 1, 2],
+      [3, 'committed', 2, 3],
+    ]);
+    // Each version is its parent plus that round's mean update; the lineage is unbroken.
+    const versions = h.store.listModelVersions(FEDERATION_ID);
+    let expected: Float64Array = Float64Array.from(initialWeights());
+    for (let v = 1; v <= 3; v++) {
+      expect(versions[v]!.parentSha256).toBe(versions[v - 1]!.sha256);
+      expected = fedAvgByHand(Float32Array.from(expected), [{ delta: rampDelta(0.1 * v), numExamples: 10 }]);
+      expect(maxAbsDiff(h.models.weights(versions[v]!), expected)).toBeLessThan(1e-5);
+    }
+    expect(h.eventLog.filter((e) => e.type === 'federation.completed')).toHaveLength(1);
+  });
+
+  it('retries after aborted rounds with doubling backoff, then commits', async () => {
+    const h = harness({ config: testConfig({ rounds: 1 }) });
+    // Both clients decline rounds 1 and 2 (busy), then take part.
+    const busyTwice: InMemoryClientHandler = (message, client) => {
+      if (message.kind !== 'task') return;
+      if (message.roundNumber <= 2) client.decline(message.roundId, 'busy');
+      else client.upload(message.roundId, rampDelta(0.5), { numExamples: 10 });
+    };
+    h.connect('c1', busyTwice);
+    h.connect('c2', busyTwice);
+    const finished: RoundResult[] = [];
+    const scheduler = h.scheduler({ backoffMs: 40, maxBackoffMs: 1000, onRoundFinished: (_, result) => finished.push(result) });
+
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('federation.completed');
+
+    expect(finished.map((r) => r.outcome)).toEqual(['aborted', 'aborted', 'committed']);
+    expect(finished[0]).toMatchObject({ reason: 'too few clients accepted the task (configuring): 0 of 2 selected, minimum 2' });
+    const at = (type: string, round: number): number => h.eventLog.find((e) => e.type === type && e.metrics['round'] === round)!.timeMs;
+    // Timers may fire a millisecond early against Date.now's rounding.
+    expect(at('round.started', 2) - at('round.aborted', 1)).toBeGreaterThanOrEqual(39);
+    expect(at('round.started', 3) - at('round.aborted', 2)).toBeGreaterThanOrEqual(79);
+    expect(h.federation).toMatchObject({ status: 'completed', roundsCommitted: 1 });
+  });
+
+  it('fails the federation after maxConsecutiveAborts aborted rounds in a row', async () => {
+    const h = harness({ config: testConfig({ rounds: 5, maxConsecutiveAborts: 3 }) });
+    h.connect('c1', decliner('busy'));
+    h.connect('c2', decliner('busy'));
+    const scheduler = h.scheduler();
+
+    scheduler.ensureRunning(FEDERATION_ID);
+    const failed = await h.waitForEvent('federation.failed');
+    await sleep(30);
+
+    const reason = '3 rounds in a row were aborted; last: too few clients accepted the task (configuring): 0 of 2 selected, minimum 2';
+    expect(failed.message).toBe(reason);
+    expect(h.federation).toMatchObject({ status: 'failed', statusReason: reason, roundsCommitted: 0 });
+    expect(h.store.listRounds(FEDERATION_ID).map((r) => r.state)).toEqual(['aborted', 'aborted', 'aborted']);
+    expect(scheduler.isRunning(FEDERATION_ID)).toBe(false);
+  });
+
+  it('stops on pause: the round in progress is aborted with the reason and no further round starts', async () => {
+    const h = harness({ config: testConfig({ deadlines: { configureMs: 1000, trainingMs: 10_000 } }) });
+    for (const id of ['c1', 'c2', 'c3']) h.connect(id, acceptOnly);
+    const scheduler = h.scheduler();
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('round.stage', (e) => e.message.endsWith('entered training'));
+    const started = Date.now();
+
+    // What the operator API does on pause.
+    h.store.setFederationStatus(FEDERATION_ID, 'paused', 'paused by operator', Date.now(), 'operator');
+    await scheduler.stop(FEDERATION_ID, 'federation paused by operator');
+    await sleep(30);
+
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(scheduler.isRunning(FEDERATION_ID)).toBe(false);
+    const rounds = h.store.listRounds(FEDERATION_ID);
+    expect(rounds).toHaveLength(1);
+    expect(rounds[0]).toMatchObject({ state: 'aborted', abortReason: 'federation paused by operator' });
+    expect(h.federation).toMatchObject({ status: 'paused', roundsCommitted: 0 });
+  });
+
+  it('stops waiting for clients when the federation is paused meanwhile', async () => {
+    const h = harness();
+    h.connect('c1', perRound);
+    const scheduler = h.scheduler({ pollMs: 5 });
+    scheduler.ensureRunning(FEDERATION_ID);
+    await sleep(20);
+    expect(scheduler.isRunning(FEDERATION_ID)).toBe(true);
+
+    h.store.setFederationStatus(FEDERATION_ID, 'paused', 'paused by operator', Date.now(), 'operator');
+    await sleep(40);
+
+    expect(scheduler.isRunning(FEDERATION_ID)).toBe(false);
+    expect(h.store.listRounds(FEDERATION_ID)).toEqual([]);
+  });
+
+  it('resumes after a restart from the last committed model, the interrupted round marked aborted', async () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    const config = testConfig({ rounds: 3 });
+
+    // First run: round 1 commits, then the coordinator stops between rounds.
+    const before = new Harness({ dir, config });
+    for (const id of ['c1', 'c2', 'c3']) before.connect(id, perRound);
+    const first = before.scheduler();
+    let stopped: Promise<void> | null = null;
+    before.events.subscribe((event) => {
+      if (event.type === 'round.committed') stopped ??= first.stop(FEDERATION_ID, 'coordinator shutting down');
+    });
+    first.ensureRunning(FEDERATION_ID);
+    await before.waitForEvent('round.committed');
+    await stopped;
+    const v1 = before.store.getCurrentModelVersion(FEDERATION_ID);
+    expect(v1.version).toBe(1);
+    const v1Weights = new Float32Array(before.models.weights(v1));
+    // ... and crashes in the middle of round 2: a round left in training.
+    const crashed = before.store.startRound({ id: 'round-2-crashed', federationId: FEDERATION_ID, startedAt: Date.now(), modelInVersion: 1, config: {} }, 'coordinator');
+    before.store.updateRound(crashed.id, { state: 'training', selected: ['c1', 'c2', 'c3'] });
+    before.store.close();
+
+    // Restart over the same files.
+    const after = harness({ dir, config, createFederation: false });
+    const aborted = after.store.abortNonTerminalRounds('coordinator restarted', Date.now(), 'coordinator');
+    expect(aborted.map((r) => [r.id, r.state, r.abortReason])).toEqual([['round-2-crashed', 'aborted', 'coordinator restarted']]);
+    expect(after.federation).toMatchObject({ status: 'running', roundsCommitted: 1, currentModelVersion: 1 });
+    for (const id of ['c1', 'c2', 'c3']) after.connect(id, perRound);
+    const second = after.scheduler();
+    second.ensureRunning(FEDERATION_ID);
+    await after.waitForEvent('federation.completed');
+
+    expect(after.federation).toMatchObject({ status: 'completed', roundsCommitted: 3, currentModelVersion: 3 });
+    const rounds = after.store.listRounds(FEDERATION_ID).reverse();
+    expect(rounds.map((r) => [r.number, r.state, r.modelInVersion, r.modelOutVersion])).toEqual([
+      [1, 'committed', 0, 1],
+      [2, 'aborted', 1, null],
+      [3, 'committed', 1, 2],
+      [4, 'committed', 2, 3],
+    ]);
+    // Round 3 trained the model round 1 committed, read back from the reopened store's files.
+    const v2 = after.store.getModelVersion(FEDERATION_ID, 2)!;
+    expect(v2.parentSha256).toBe(v1.sha256);
+    const expected = fedAvgByHand(v1Weights, [{ delta: rampDelta(0.3), numExamples: 10 }]);
+    expect(maxAbsDiff(after.models.weights(v2), expected)).toBeLessThan(1e-6);
+  });
+});
