@@ -18,7 +18,7 @@ import { clientIdFromPublicKey } from '../shared/src/protocol/identity.js';
 import { openStore } from '../coordinator/src/store/index.js';
 import type { CoordinatorStore, ParticipationRecord } from '../coordinator/src/store/index.js';
 import type { BenchRow, SectionResult } from './report.js';
-import { row } from './report.js';
+import { filesystemType, row } from './report.js';
 import { summarize } from './stats.js';
 import type { Samples } from './stats.js';
 
@@ -179,19 +179,14 @@ export async function runCommitSection(log: (line: string) => void): Promise<Sec
       rows.push(row(`  d=${d} model file put`, s.putMs.median, 'ms', { name: 'writeFileSync+fsyncSync', value: s.baselineWriteMs.median }, 'sha256, temp file, fsync, rename, dir fsync'));
       rows.push(row(`  d=${d} commitRound`, s.commitMs.median, 'ms', { name: 'plain INSERT', value: s.baselineInsertMs.median }, 'one IMMEDIATE transaction, WAL, synchronous=FULL'));
     }
-    const fsNote = (() => {
-      try {
-        return fs.statfsSync(dir).type === 0x01021994 ? ' (tmpfs: fsync is nearly free here)' : '';
-      } catch {
-        return '';
-      }
-    })();
+    const fsType = filesystemType(dir);
+    const fsNote = fsType === null ? '' : fsType === 'tmpfs' ? ', tmpfs: fsync is nearly free here' : `, ${fsType}`;
     return {
       section: 'commit',
       title: `Round commit (openStore on ${dir.replace(/-[^-/]+$/, '-*')}${fsNote})`,
       ratioMeaning: `coordinator time / plain baseline time (lower is better); every figure a median of ${REPS} rounds`,
       rows,
-      parameters: { dimensions: DIMENSIONS, reps: REPS, tempDir: dir, participationsPerRound: 1, verdictsPerRound: 1 },
+      parameters: { dimensions: DIMENSIONS, reps: REPS, tempDir: dir, filesystem: fsType, participationsPerRound: 1, verdictsPerRound: 1 },
       details: { sizes },
     };
   } finally {

@@ -74,19 +74,30 @@ export function formatTable(result: SectionResult): string {
   return [`== ${result.title}`, `   ratio = ${result.ratioMeaning}`, render(header), rule, ...lines.map(render)].join('\n');
 }
 
-/** Linux statfs magic of tmpfs: fsync on it costs nothing, which the commit figures should say. */
-const TMPFS_MAGIC = 0x01021994;
+/** Linux statfs magic numbers of common filesystems: fsync on tmpfs costs nothing, which commit figures should say. */
+const FS_MAGIC: Readonly<Record<number, string>> = {
+  0x01021994: 'tmpfs',
+  0xef53: 'ext2/3/4',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x794c7630: 'overlayfs',
+  0x2fc12fc1: 'zfs',
+};
+
+/** The filesystem type of `dir` ("tmpfs", "ext2/3/4", or the statfs magic in hex), or null when unknown. */
+export function filesystemType(dir: string): string | null {
+  try {
+    const type = statfsSync(dir).type;
+    return FS_MAGIC[type] ?? `0x${type.toString(16)}`;
+  } catch {
+    // statfs is informative only (missing on some platforms).
+    return null;
+  }
+}
 
 /** The machine and runtime a run measured, for the JSON file. */
 export function machineInfo(tempDir: string): Record<string, unknown> {
   const cpus = os.cpus();
-  let tempFsType: string | null = null;
-  try {
-    const type = statfsSync(tempDir).type;
-    tempFsType = type === TMPFS_MAGIC ? 'tmpfs' : `0x${type.toString(16)}`;
-  } catch {
-    // statfs is informative only (missing on some platforms).
-  }
   return {
     node: process.version,
     v8: process.versions.v8,
@@ -98,7 +109,7 @@ export function machineInfo(tempDir: string): Record<string, unknown> {
     totalMemoryBytes: os.totalmem(),
     hostname: os.hostname(),
     tempDir,
-    tempFsType,
+    tempFsType: filesystemType(tempDir),
   };
 }
 

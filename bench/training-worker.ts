@@ -60,8 +60,8 @@ function plan(batchSize: number, maxExamples: number, seed: number): LocalTraini
 }
 
 async function main(input: TrainingWorkerInput): Promise<TrainingWorkerOutput> {
-  const logLines: string[] = [];
-  const info = await selectBackend(input.backend, (line) => logLines.push(line));
+  // The backend's log line is info.detail, which the parent reports; keep the worker's stderr quiet.
+  const info = await selectBackend(input.backend, () => undefined);
   const { train, source } = await loadDataDir(path.join(packageRoot(), SUBSET_RELATIVE_DIR), { numClasses: 10 });
   const results: TrainingJobResult[] = [];
   for (const job of input.jobs) {

@@ -24,7 +24,7 @@ const JOBS: Record<'wasm' | 'cpu', TrainingJob[]> = {
     { topology: 'fmnist-mlp', warmupExamples: 64, targetRepMs: 1000, reps: 3, maxTimedMs: 10_000 },
   ],
   cpu: [
-    { topology: 'fmnist-cnn', warmupExamples: 4, targetRepMs: 0, reps: 3, maxTimedMs: 8_000 },
+    { topology: 'fmnist-cnn', warmupExamples: 2, targetRepMs: 0, reps: 3, maxTimedMs: 8_000 },
     { topology: 'fmnist-mlp', warmupExamples: 64, targetRepMs: 1000, reps: 3, maxTimedMs: 10_000 },
   ],
 };

@@ -2,8 +2,9 @@
  * Section "transfer": model download and update upload over loopback gRPC through the real coordinator
  * (Coordinator.create/start, OperatorClient) and the real client transport (CoordinatorClient), for dense models of
  * 1M and 10M float32 parameters (4 MB and 40 MB). Downloads repeat within one round; uploads need a live round in
- * training, one per round, so each size runs a federation of several one-client rounds. Baseline: the same bytes
- * over a raw loopback TCP socket, alternated with the gRPC transfers so both see the same load.
+ * training and each client uploads once per round, so each size runs a federation whose rounds select several
+ * enrolled clients. Baseline: the same bytes over a raw loopback TCP socket, alternated with the gRPC transfers so
+ * both see the same load.
  *
  * Coordinator and client share this thread (as the two ends of the TCP baseline do): the figures are the CPU cost
  * of both ends of the transfer on one event loop, not what two machines would see.
@@ -33,11 +34,17 @@ import type { Samples } from './stats.js';
 /** Dense layer width; the input width makes (input + 1) · UNITS = the parameter count. */
 const UNITS = 100;
 
-/** Per model size: timed downloads (after one warm-up) and timed uploads (after one warm-up round). */
+/**
+ * Per model size: timed downloads (after one warm-up) and rounds. Every round selects all AGENTS clients; each
+ * uploads once. The last upload of a round completes it, and the coordinator aggregates and commits the round before
+ * that upload's receipt reaches a client in this thread, so only the others are timed as uploads (the very first of
+ * each size is a warm-up); the last is reported on its own row.
+ */
 const SIZES = [
-  { parameters: 1_000_000, downloads: 7, uploads: 5 },
-  { parameters: 10_000_000, downloads: 5, uploads: 3 },
+  { parameters: 1_000_000, downloads: 7, rounds: 2 },
+  { parameters: 10_000_000, downloads: 5, rounds: 1 },
 ] as const;
+const AGENTS = 5;
 
 const ADMIN_TOKEN = `bench-admin-${'x'.repeat(24)}`;
 const WAIT_MS = 120_000;
@@ -111,39 +118,66 @@ interface SizeResult {
   uploadMBps: Samples;
   tcpUploadMs: Samples;
   tcpUploadMBps: Samples;
+  /** The upload that completes its round: its receipt comes after the aggregation and the commit. */
+  closingUploadMs: Samples;
   /** SHA-256 of the same bytes once, for scale: each gRPC transfer hashes them on both ends. */
   sha256Ms: number;
   rounds: number;
 }
 
-interface Harness {
-  operator: OperatorClient;
+/** One enrolled client with its own channel and session; what the session delivers waits in its inboxes. */
+interface Agent {
+  clientId: string;
   client: CoordinatorClient;
   session: OpenSession;
   tasks: Inbox<AgentTask>;
   ends: Inbox<AgentRoundEnd>;
   closedReason: () => string | null;
-  tcp: RawTcpLink;
+  protocolErrors: string[];
 }
 
-async function measureSize(h: Harness, size: (typeof SIZES)[number], log: (line: string) => void): Promise<SizeResult> {
-  const { parameters } = size;
+async function startAgent(address: string, operator: OperatorClient, index: number, cleanups: (() => Promise<void> | void)[]): Promise<Agent> {
+  const client = new CoordinatorClient(address, null);
+  cleanups.push(() => client.close());
+  const keys = signingKeyPairFromSeed(sha256(`cohort-bench/transfer-client-${index}`));
+  // No input shape: eligible for every model size, so one session serves both federations.
+  const capabilities: AgentCapabilities = { backend: 'bench', platform: `node ${process.version}`, agentVersion: '0.0.0', numExamples: 100, inputShape: [], numClasses: 100, features: ['plaintext'], tasks: [] };
+  const { token } = await operator.createEnrollmentToken(`bench transfer ${index}`, 600);
+  const { clientId } = await client.enroll({ token, keys, capabilities, displayName: `bench transfer client ${index}` });
+  const tasks = new Inbox<AgentTask>();
+  const ends = new Inbox<AgentRoundEnd>();
+  const protocolErrors: string[] = [];
+  const session = await client.openSession({
+    clientId,
+    keys,
+    capabilities,
+    handlers: { onTask: (task) => tasks.push(task), onRoundEnd: (end) => ends.push(end), onProtocolError: (message) => protocolErrors.push(message) },
+  });
+  let closedReason: string | null = null;
+  void session.closed.then(({ reason }) => (closedReason = reason));
+  cleanups.push(() => session.close());
+  const heartbeat = setInterval(() => session.send('', { $case: 'heartbeat', value: { clientTimeMs: Date.now() } }), 5_000);
+  cleanups.push(() => clearInterval(heartbeat));
+  return { clientId, client, session, tasks, ends, closedReason: () => closedReason, protocolErrors };
+}
+
+async function measureSize(operator: OperatorClient, agents: Agent[], tcp: RawTcpLink, size: (typeof SIZES)[number], log: (line: string) => void): Promise<SizeResult> {
+  const { parameters, rounds } = size;
   const bytesLength = parameters * 4;
   const inputSize = parameters / UNITS - 1;
-  const rounds = size.uploads + 1;
   const name = `bench-transfer-${parameters}`;
   const spec = federationConfigToProto(
     parseFederationConfig({
       name,
       model: { topologyJson: denseTopology(inputSize, UNITS), initSeed: 1 },
-      selection: { mode: 'fixed', cohortSize: 1, minClients: 1, minConnected: 1 },
-      deadlines: { configureMs: WAIT_MS, trainingMs: WAIT_MS },
+      selection: { mode: 'fixed', cohortSize: agents.length, minClients: agents.length, minConnected: agents.length },
+      deadlines: { configureMs: WAIT_MS / 2, trainingMs: WAIT_MS },
       rounds,
       selectionSeed: 1,
     }),
   );
   let start = performance.now();
-  const federation = await h.operator.createFederation(spec, true);
+  const federation = await operator.createFederation(spec, true);
   const createFederationMs = performance.now() - start;
 
   const rng = createSeededRng(`bench/transfer/${parameters}`);
@@ -158,46 +192,59 @@ async function measureSize(h: Harness, size: (typeof SIZES)[number], log: (line:
   const tcpDownload: number[] = [];
   const upload: number[] = [];
   const tcpUpload: number[] = [];
+  const closing: number[] = [];
   const deadline = (): number => Date.now() + WAIT_MS;
+  let warmedUp = false;
   for (let round = 0; round < rounds; round++) {
-    const task = await h.tasks.take(`round ${round + 1} of ${name}`, (t) => t.federationId === federation.id, WAIT_MS, h.closedReason);
-    h.session.send(task.roundId, { $case: 'taskAck', value: { accepted: true, reason: '' } });
-    if (task.model.sizeBytes !== bytesLength) throw new Error(`${name}: model is ${task.model.sizeBytes} bytes, expected ${bytesLength}`);
+    const tasks: AgentTask[] = [];
+    for (const agent of agents) {
+      const task = await agent.tasks.take(`round ${round + 1} of ${name}`, (t) => t.federationId === federation.id, WAIT_MS, agent.closedReason);
+      agent.session.send(task.roundId, { $case: 'taskAck', value: { accepted: true, reason: '' } });
+      if (task.roundId !== tasks[0]?.roundId && tasks.length > 0) throw new Error(`${name}: agents got tasks of different rounds`);
+      if (task.model.sizeBytes !== bytesLength) throw new Error(`${name}: model is ${task.model.sizeBytes} bytes, expected ${bytesLength}`);
+      tasks.push(task);
+    }
+    const first = tasks[0]!;
     if (round === 0) {
-      // All download repetitions in the first round (any number is allowed); the first of each kind warms up.
+      // Download repetitions in the first round (any number is allowed), alternated with the raw TCP baseline.
       for (let rep = -1; rep < size.downloads; rep++) {
         start = performance.now();
-        const model = await h.client.downloadModel(h.session.sessionToken, task.model, deadline());
+        const model = await agents[0]!.client.downloadModel(agents[0]!.session.sessionToken, first.model, deadline());
         const ms = performance.now() - start;
         if (model.bytes.length !== bytesLength) throw new Error(`${name}: downloaded ${model.bytes.length} bytes, expected ${bytesLength}`);
-        const tcpMs = await h.tcp.download(bytesLength);
+        const tcpMs = await tcp.download(bytesLength);
         if (rep >= 0) {
           download.push(ms);
           tcpDownload.push(tcpMs);
         }
       }
-    } else {
-      await h.client.downloadModel(h.session.sessionToken, task.model, deadline());
     }
-    start = performance.now();
-    const receipt = await h.client.uploadUpdate(
-      h.session.sessionToken,
-      { roundId: task.roundId, kind: 'delta-float32', bytes: deltaBytes, numExamples: 100, metrics: { train_loss: 0.5 } },
-      deadline(),
-    );
-    const ms = performance.now() - start;
-    if (receipt.bytesReceived !== bytesLength) throw new Error(`${name}: coordinator received ${receipt.bytesReceived} bytes, sent ${bytesLength}`);
-    const tcpMs = await h.tcp.upload(deltaBytes);
-    // The round commits right after the upload; wait for it so the next task is the next round's.
-    const end = await h.ends.take(`the end of round ${task.roundNumber} of ${name}`, (e) => e.roundId === task.roundId, WAIT_MS, h.closedReason);
-    if (end.outcome !== 'committed') throw new Error(`${name}: round ${task.roundNumber} ended ${end.outcome}: ${end.reason}`);
-    if (round > 0) {
-      upload.push(ms);
-      tcpUpload.push(tcpMs);
+    for (let i = 0; i < agents.length; i++) {
+      const agent = agents[i]!;
+      start = performance.now();
+      const receipt = await agent.client.uploadUpdate(
+        agent.session.sessionToken,
+        { roundId: first.roundId, kind: 'delta-float32', bytes: deltaBytes, numExamples: 100 + i, metrics: { train_loss: 0.5 } },
+        deadline(),
+      );
+      const ms = performance.now() - start;
+      if (receipt.bytesReceived !== bytesLength) throw new Error(`${name}: coordinator received ${receipt.bytesReceived} bytes, sent ${bytesLength}`);
+      if (i === agents.length - 1) {
+        closing.push(ms);
+      } else if (!warmedUp) {
+        warmedUp = true;
+      } else {
+        upload.push(ms);
+        tcpUpload.push(await tcp.upload(deltaBytes));
+      }
+    }
+    for (const agent of agents) {
+      const end = await agent.ends.take(`the end of round ${first.roundNumber} of ${name}`, (e) => e.roundId === first.roundId, WAIT_MS, agent.closedReason);
+      if (end.outcome !== 'committed') throw new Error(`${name}: round ${first.roundNumber} ended ${end.outcome} for ${agent.clientId}: ${end.reason}`);
     }
   }
-  const final = await h.operator.getFederation(federation.id);
-  log(`transfer: ${name}: ${final.roundsCommitted} rounds committed`);
+  const final = await operator.getFederation(federation.id);
+  log(`transfer: ${name}: ${final.roundsCommitted} round(s) committed`);
   const rate = (list: number[]): Samples => summarize(list.map((m) => megabytesPerSecond(bytesLength, m)));
   return {
     parameters,
@@ -211,6 +258,7 @@ async function measureSize(h: Harness, size: (typeof SIZES)[number], log: (line:
     uploadMBps: rate(upload),
     tcpUploadMs: summarize(tcpUpload),
     tcpUploadMBps: rate(tcpUpload),
+    closingUploadMs: summarize(closing),
     sha256Ms,
     rounds,
   };
@@ -220,15 +268,6 @@ export async function runTransferSection(log: (line: string) => void): Promise<S
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cohort-bench-transfer-'));
   const coordinatorLog: string[] = [];
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
-  const cleanup = async (): Promise<void> => {
-    for (const fn of cleanups.splice(0).reverse()) {
-      try {
-        await fn();
-      } catch (error) {
-        log(`transfer: cleanup failed: ${(error as Error).message}`);
-      }
-    }
-  };
   try {
     const coordinator = await Coordinator.create({
       dataDir: dir,
@@ -236,64 +275,54 @@ export async function runTransferSection(log: (line: string) => void): Promise<S
       adminToken: ADMIN_TOKEN,
       log: (line) => coordinatorLog.push(line),
       schedulerPollMs: 20,
-      // Rounds here wait on nothing but the benchmark; a long heartbeat keeps a slow machine from dropping the session.
+      // Rounds here wait on nothing but the benchmark; a long heartbeat keeps a slow machine from dropping sessions.
       heartbeatMs: 30_000,
     });
     cleanups.push(() => coordinator.stop('benchmark finished'));
     const info = await coordinator.start();
     const operator = new OperatorClient(info.address, ADMIN_TOKEN, null, WAIT_MS);
     cleanups.push(() => operator.close());
-    const client = new CoordinatorClient(info.address, null);
-    cleanups.push(() => client.close());
     const tcp = await openRawTcpLink(Math.max(...SIZES.map((s) => s.parameters * 4)));
     cleanups.push(() => tcp.close());
+    const agents: Agent[] = [];
+    for (let i = 0; i < AGENTS; i++) agents.push(await startAgent(info.address, operator, i, cleanups));
 
-    const keys = signingKeyPairFromSeed(sha256('cohort-bench/transfer-client'));
-    // No input shape: eligible for every model size without one session per federation.
-    const capabilities: AgentCapabilities = { backend: 'bench', platform: `node ${process.version}`, agentVersion: '0.0.0', numExamples: 100, inputShape: [], numClasses: 100, features: ['plaintext'], tasks: [] };
-    const { token } = await operator.createEnrollmentToken('bench transfer', 600);
-    const { clientId } = await client.enroll({ token, keys, capabilities, displayName: 'bench transfer client' });
-    const tasks = new Inbox<AgentTask>();
-    const ends = new Inbox<AgentRoundEnd>();
-    const protocolErrors: string[] = [];
-    const session = await client.openSession({
-      clientId,
-      keys,
-      capabilities,
-      handlers: { onTask: (task) => tasks.push(task), onRoundEnd: (end) => ends.push(end), onProtocolError: (message) => protocolErrors.push(message) },
-    });
-    let closedReason: string | null = null;
-    void session.closed.then(({ reason }) => (closedReason = reason));
-    cleanups.push(() => session.close());
-    const heartbeat = setInterval(() => session.send('', { $case: 'heartbeat', value: { clientTimeMs: Date.now() } }), 5_000);
-    cleanups.push(() => clearInterval(heartbeat));
-
-    const harness: Harness = { operator, client, session, tasks, ends, closedReason: () => closedReason, tcp };
     const sizes: SizeResult[] = [];
     for (const size of SIZES) {
-      log(`transfer: ${size.parameters.toLocaleString('en-US')} parameters (${(size.parameters * 4) / 1e6} MB)`);
-      sizes.push(await measureSize(harness, size, log));
+      log(`transfer: ${size.parameters.toLocaleString('en-US')} parameters (${(size.parameters * 4) / 1e6} MB), ${size.rounds} round(s) of ${AGENTS} clients`);
+      sizes.push(await measureSize(operator, agents, tcp, size, log));
     }
+    const protocolErrors = agents.flatMap((a) => a.protocolErrors);
     if (protocolErrors.length > 0) throw new Error(`session protocol errors: ${protocolErrors.join('; ')}`);
 
     const rows: BenchRow[] = [];
     for (const s of sizes) {
       const mb = `${s.bytes / 1e6} MB`;
-      rows.push(row(`download ${mb} (${s.parameters / 1e6}M params)`, s.downloadMBps.median, 'MB/s', { name: 'raw TCP', value: s.tcpDownloadMBps.median }, `median of ${s.downloadMs.samples.length}; ${s.downloadMs.median.toFixed(0)} ms`));
-      rows.push(row(`upload ${mb} (${s.parameters / 1e6}M params)`, s.uploadMBps.median, 'MB/s', { name: 'raw TCP', value: s.tcpUploadMBps.median }, `median of ${s.uploadMs.samples.length} rounds; ${s.uploadMs.median.toFixed(0)} ms`));
+      const tcpDown = { name: 'raw TCP', value: s.tcpDownloadMBps.median };
+      const tcpUp = { name: 'raw TCP', value: s.tcpUploadMBps.median };
+      rows.push(row(`download ${mb} (${s.parameters / 1e6}M params)`, s.downloadMBps.median, 'MB/s', tcpDown, `median of ${s.downloadMs.samples.length}; ${s.downloadMs.median.toFixed(0)} ms each`));
+      rows.push(row(`upload ${mb} (${s.parameters / 1e6}M params)`, s.uploadMBps.median, 'MB/s', tcpUp, `median of ${s.uploadMs.samples.length}; ${s.uploadMs.median.toFixed(0)} ms each`));
+      const closingMBps = megabytesPerSecond(s.bytes, s.closingUploadMs.median);
+      rows.push(row(`  last upload of a round, ${mb}`, closingMBps, 'MB/s', tcpUp, `receipt after aggregate + commit: ${s.closingUploadMs.median.toFixed(0)} ms (median of ${s.closingUploadMs.samples.length})`));
     }
     return {
       section: 'transfer',
-      title: 'Model download / update upload over loopback gRPC (real coordinator + CoordinatorClient, one thread)',
+      title: `Model download / update upload over loopback gRPC (real coordinator + ${AGENTS} CoordinatorClients, all in one thread)`,
       ratioMeaning: 'gRPC MB/s / raw TCP MB/s of the same bytes (higher is better; MB = 10^6 bytes)',
       rows,
-      parameters: { sizes: SIZES, denseUnits: UNITS, chunkBytes: CHUNK_BYTES, tls: false, sameThread: true },
+      parameters: { sizes: SIZES, clientsPerRound: AGENTS, denseUnits: UNITS, chunkBytes: CHUNK_BYTES, tls: false, sameThread: true },
       details: { sizes, coordinatorLogLines: coordinatorLog.length },
     };
   } catch (error) {
     if (coordinatorLog.length > 0) log(`transfer: coordinator log (last 20 lines):\n  ${coordinatorLog.slice(-20).join('\n  ')}`);
     throw error;
   } finally {
-    await cleanup();
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (error) {
+        log(`transfer: cleanup failed: ${(error as Error).message}`);
+      }
+    }
   }
 }

@@ -28,6 +28,7 @@ import type { FederationConfig, FederationConfigInput } from './federation/confi
 import { createClientService } from './grpc/client-service.js';
 import { createHealthService, HealthStatus } from './grpc/health.js';
 import { createOperatorService } from './grpc/operator-service.js';
+import { withTolerantDeserializers } from './grpc/malformed.js';
 import { bindServer, createServer, serverCredentials } from './grpc/server.js';
 import type { TlsFiles } from './grpc/server.js';
 import { ModelRepository } from './models.js';
@@ -84,6 +85,8 @@ export class Coordinator {
   private server: Server | null = null;
   private info_: CoordinatorInfo | null = null;
   private stopped = false;
+  /** Ends long-lived watch streams (events, health) when the coordinator stops. */
+  private readonly shutdown = new AbortController();
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -170,12 +173,13 @@ export class Coordinator {
     const { sessions, hub, models, events, store, identity, adminToken, health, api, scheduler, now, log } = this.parts;
     const logError = (message: string, error: unknown): void => log(`${message}: ${String((error as Error)?.stack ?? error)}`);
     const server = createServer();
+    // Undecodable requests become INVALID_ARGUMENT in the handlers instead of grpc-js's INTERNAL.
     server.addService(
-      ClientServiceService,
+      withTolerantDeserializers(ClientServiceService),
       createClientService({ store, sessions, hub, models, events, coordinatorPublicKey: identity.publicKey, heartbeatMs: this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, now, log, logError, handshakeTimeoutMs: this.options.handshakeTimeoutMs }),
     );
-    server.addService(OperatorServiceService, createOperatorService({ api, events, adminToken, logError }));
-    server.addService(HealthService, createHealthService(health, logError));
+    server.addService(withTolerantDeserializers(OperatorServiceService), createOperatorService({ api, events, adminToken, logError, shutdown: this.shutdown.signal }));
+    server.addService(withTolerantDeserializers(HealthService), createHealthService(health, logError, this.shutdown.signal));
     const port = await bindServer(server, this.options.listen, serverCredentials(this.options.tls ?? null));
     this.server = server;
     const host = this.options.listen.slice(0, this.options.listen.lastIndexOf(':'));
@@ -208,6 +212,7 @@ export class Coordinator {
     this.stopped = true;
     this.parts.health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
     await this.parts.scheduler.stopAll(reason);
+    this.shutdown.abort(reason);
     this.parts.sessions.closeAll(reason);
     const server = this.server;
     if (server !== null) {

@@ -152,7 +152,7 @@ describe('ClientService.UploadUpdate contract', () => {
 
   it('refuses an upload from a client that was not selected with FAILED_PRECONDITION naming client and round', async () => {
     const bytes = vector(0.01);
-    await expectRefused(token('late'), [header(roundId, bytes), data(bytes)], status.FAILED_PRECONDITION, `client ${late.clientId} was not selected for round ${roundId}`);
+    await expectRefused(token('late'), [header(roundId, bytes), data(bytes)], status.FAILED_PRECONDITION, `client ${late.clientId} was not selected for round`, roundId);
   });
 
   it('refuses a second header with INVALID_ARGUMENT (the client becomes a dropout; no row changes yet)', async () => {

@@ -99,8 +99,10 @@ export function runtimeOf(config: FederationConfig, inputShape: readonly number[
   };
 }
 
+/** A fresh temp dir, on tmpfs where there is one: the store fsyncs every commit, which is all these tests wait on. */
 export function makeTempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'cohort-round-'));
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  return fs.mkdtempSync(path.join(base, 'cohort-round-'));
 }
 
 export interface HarnessOptions {
@@ -187,8 +189,9 @@ export class Harness {
     return runRound(this.deps, { federation: this.federation, ...this.runtime, signal });
   }
 
-  scheduler(options: SchedulerOptions = {}): Scheduler {
-    return new Scheduler(this.deps, async () => this.runtime, { pollMs: 5, backoffMs: 5, ...options });
+  scheduler(options: SchedulerOptions & { runtimeOf?: () => Promise<FederationRuntime> } = {}): Scheduler {
+    const { runtimeOf, ...rest } = options;
+    return new Scheduler(this.deps, runtimeOf ?? (async () => this.runtime), { pollMs: 5, backoffMs: 5, ...rest });
   }
 
   /** Types of the round events so far, progress left out. */
@@ -263,6 +266,15 @@ export function settle(): Promise<void> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves once `predicate` holds (polled every 2 ms); rejects after timeoutMs. */
+export async function eventually(predicate: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await sleep(2);
+  }
 }
 
 /** Runs fn and checks it throws CohortError `code` with a message matching `message`. */

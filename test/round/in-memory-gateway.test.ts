@@ -14,6 +14,7 @@ function recordingRound(roundId: string, clients: string[]): ActiveRound & { see
     seen,
     delivered,
     involves: (clientId) => clients.includes(clientId),
+    exclusionReason: (clientId) => `client ${clientId} is not in round ${roundId}`,
     onMessage: (clientId, message: InboundRoundMessage) => void seen.push(`${clientId}:${message.kind}:${message.kind === 'ack' ? message.accepted : message.reason}`),
     onDisconnect: (clientId, reason) => void seen.push(`${clientId}:disconnect:${reason}`),
     beginUpload: (clientId, header: UploadHeaderInfo): UploadSink => {

@@ -370,10 +370,11 @@ describe('upload validation', () => {
     expectCohortError(() => c['twice']!.beginUpload(roundId, D * 4, { numExamples: 3 }), 'FAILED_PRECONDITION', /already in progress/);
     sink.abandon('stream reset');
 
-    expectCohortError(() => c['decl']!.upload(roundId, rampDelta(1), { numExamples: 5 }), 'ROUND_NOT_SELECTED');
+    expectCohortError(() => c['decl']!.upload(roundId, rampDelta(1), { numExamples: 5 }), 'ROUND_NOT_SELECTED', /^client decl was dropped from round \d+ \(\S+\) at configuring: declined the task: no data$/);
+    expectCohortError(() => c['nan']!.upload(roundId, rampDelta(1), { numExamples: 5 }), 'ROUND_NOT_SELECTED', /^client nan was dropped from round \d+ \(\S+\) at training: protocol violation/);
     expectCohortError(() => c['good1']!.upload('no-such-round', rampDelta(1), { numExamples: 5 }), 'ROUND_NOT_FOUND');
     const late = h.connect('latecomer', acceptOnly);
-    expectCohortError(() => late.upload(roundId, rampDelta(1), { numExamples: 5 }), 'ROUND_NOT_SELECTED', /was not selected/);
+    expectCohortError(() => late.upload(roundId, rampDelta(1), { numExamples: 5 }), 'ROUND_NOT_SELECTED', /^client latecomer was not selected for round \d+ \(\S+\)$/);
 
     const result = await pending;
 

@@ -153,6 +153,10 @@ describe('parseFederationConfig validation', () => {
     expect(parseFederationConfig({ ...minimal, selection: { mode: 'poisson', cohortSize: 3, minClients: 4 } }).selection.minClients).toBe(4);
   });
 
+  it('requires the configure deadline to leave time for training, naming deadlines.configureMs', () => {
+    expect(errorOf({ ...minimal, deadlines: { configureMs: 60_000, trainingMs: 60_000 } })).toBe('federation spec: deadlines.configureMs: must be < deadlines.trainingMs (60000)');
+  });
+
   it('reports every bad field at once, prefixed with the source', () => {
     const message = errorOf({ ...minimal, rounds: 0, plan: { epochs: 0 } }, 'coordinator.yaml federation "x"');
     expect(message.startsWith('coordinator.yaml federation "x": ')).toBe(true);

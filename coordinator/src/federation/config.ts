@@ -123,6 +123,10 @@ const federationSchema = z
     if (f.selection.mode === 'fixed' && f.selection.minClients > f.selection.cohortSize) {
       ctx.addIssue({ code: 'custom', path: ['selection', 'minClients'], message: `must be <= selection.cohortSize (${f.selection.cohortSize})` });
     }
+    // The training deadline runs from the moment tasks are sent, so it must leave time after the configure stage.
+    if (f.deadlines.configureMs >= f.deadlines.trainingMs) {
+      ctx.addIssue({ code: 'custom', path: ['deadlines', 'configureMs'], message: `must be < deadlines.trainingMs (${f.deadlines.trainingMs})` });
+    }
   });
 
 /** A validated federation configuration with every default filled in. */

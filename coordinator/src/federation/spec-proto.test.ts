@@ -53,6 +53,8 @@ describe('federation config <-> FederationSpec', () => {
     for (const serverOptimizer of [
       { kind: 'fedavg', learningRate: 0.5 },
       { kind: 'fedavgm', learningRate: 0.7, momentum: 0.5 },
+      // An explicit 0 must survive the wire (proto3 optional), not come back as the 0.9 default.
+      { kind: 'fedavgm', momentum: 0 },
       { kind: 'fedyogi', learningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.01 },
     ] as const) {
       const config = parseFederationConfig({ name: 'o', model: { builtin: 'fmnist-mlp' }, serverOptimizer });

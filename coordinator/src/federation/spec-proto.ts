@@ -1,6 +1,7 @@
 /**
  * FederationConfig <-> fl.v1.FederationSpec. Proto3 cannot tell "unset" from zero, so zero values (and the
- * UNSPECIFIED enum members) mean "use the default" for every field where zero would be invalid anyway; the result
+ * UNSPECIFIED enum members) mean "use the default" for every field where zero would be invalid anyway (the server
+ * optimizer's fields, where 0 can be meant, are proto3 `optional` and keep an explicit 0); the result
  * goes through parseFederationConfig, the same validation a JSON or YAML spec gets.
  */
 import { CohortError } from '../../../shared/src/core/errors.js';
@@ -81,11 +82,11 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
       ? undefined
       : defined({
           kind: keyOf(SERVER_OPTIMIZERS, server.kind, 'serverOptimizer.kind'),
-          learningRate: nz(server.learningRate),
-          momentum: nz(server.momentum),
-          beta1: nz(server.beta1),
-          beta2: nz(server.beta2),
-          tau: nz(server.tau),
+          learningRate: server.learningRate,
+          momentum: server.momentum,
+          beta1: server.beta1,
+          beta2: server.beta2,
+          tau: server.tau,
         }),
     aggregation: spec.aggregation === undefined ? undefined : defined({ rule: spec.aggregation.rule || undefined, params: spec.aggregation.params }),
     evaluation: spec.evaluation === undefined || spec.evaluation.dataset === ''
@@ -137,11 +138,11 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
     deadlines: { ...config.deadlines },
     serverOptimizer: {
       kind: SERVER_OPTIMIZERS[config.serverOptimizer.kind],
-      learningRate: config.serverOptimizer.learningRate ?? 0,
-      momentum: config.serverOptimizer.momentum ?? 0,
-      beta1: config.serverOptimizer.beta1 ?? 0,
-      beta2: config.serverOptimizer.beta2 ?? 0,
-      tau: config.serverOptimizer.tau ?? 0,
+      learningRate: config.serverOptimizer.learningRate,
+      momentum: config.serverOptimizer.momentum,
+      beta1: config.serverOptimizer.beta1,
+      beta2: config.serverOptimizer.beta2,
+      tau: config.serverOptimizer.tau,
     },
     aggregation: { rule: config.aggregation.rule, params: { ...config.aggregation.params } },
     evaluation: config.evaluation === null ? undefined : { ...config.evaluation },

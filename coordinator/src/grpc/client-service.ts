@@ -40,6 +40,8 @@ import type { OutboundMessage } from '../round/messages.js';
 import type { SessionRegistry } from '../sessions/session-registry.js';
 import type { CoordinatorStore } from '../store/types.js';
 import type { ErrorLogger } from './errors.js';
+import { requireDecoded } from './malformed.js';
+import type { MalformedMessage } from './malformed.js';
 import { bidiHandler, clientStreamHandler, serverStreamHandler, unaryHandler } from './handlers.js';
 
 export interface ClientServiceDeps {
@@ -149,9 +151,9 @@ function runSession(deps: ClientServiceDeps, call: ServerDuplexStream<ClientMess
       reject(error);
     };
 
-    call.on('data', (message: ClientMessage) => {
+    call.on('data', (message: ClientMessage | MalformedMessage) => {
       try {
-        handle(message);
+        handle(requireDecoded(message));
       } catch (error) {
         fail(error);
       }
@@ -240,28 +242,31 @@ async function downloadModel(deps: ClientServiceDeps, call: ServerWritableStream
   if (version === null) throw new CohortError('MODEL_NOT_FOUND', `model ${request.sha256} is not a version of federation ${federation.name}`);
   if (request.offset > version.sizeBytes) throw new CohortError('INVALID_ARGUMENT', `offset ${request.offset} is beyond the model size ${version.sizeBytes}`);
   const bytes = deps.models.bytes(version.sha256);
-  await writeChunked(call, bytes, request.offset, {
+  const sent = await writeChunked(call, bytes, request.offset, {
     model: modelRefToProto(deps.models.reference(version)),
     layout: layoutToProto(federation.layout),
     topologyJson: federation.topologyJson,
     offset: request.offset,
   });
-  deps.hub.recordDownload(clientId, federation.id, bytes.length - request.offset);
+  deps.hub.recordDownload(clientId, federation.id, sent);
 }
 
-/** Streams a header then the bytes from `offset` in CHUNK_BYTES pieces, honouring backpressure. */
+/** Streams a header then the bytes from `offset` in CHUNK_BYTES pieces, honouring backpressure; returns data bytes sent. */
 export async function writeChunked(
   call: ServerWritableStream<unknown, ModelChunk>,
   bytes: Uint8Array,
   offset: number,
   header: Extract<ModelChunk['part'], { $case: 'header' }>['value'],
-): Promise<void> {
+): Promise<number> {
   await writeWithBackpressure(call, { part: { $case: 'header', value: header } });
+  let sent = 0;
   for (let start = offset; start < bytes.length; start += CHUNK_BYTES) {
-    if (call.cancelled || call.destroyed) return;
+    if (call.cancelled || call.destroyed) return sent;
     const piece = bytes.subarray(start, Math.min(bytes.length, start + CHUNK_BYTES));
     await writeWithBackpressure(call, { part: { $case: 'data', value: Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength) } });
+    sent += piece.byteLength;
   }
+  return sent;
 }
 
 function writeWithBackpressure(call: ServerWritableStream<unknown, ModelChunk>, chunk: ModelChunk): Promise<void> {
@@ -287,8 +292,8 @@ async function uploadUpdate(deps: ClientServiceDeps, call: ServerReadableStream<
   let metrics: Record<string, number> = {};
   const hash = createSha256();
   try {
-    for await (const chunk of call as AsyncIterable<UpdateChunk>) {
-      const part = chunk.part;
+    for await (const message of call as AsyncIterable<UpdateChunk | MalformedMessage>) {
+      const part = requireDecoded(message).part;
       if (part === undefined) throw new CohortError('INVALID_ARGUMENT', 'upload message has neither header nor data');
       if (part.$case === 'header') {
         if (sink !== null) throw new CohortError('INVALID_ARGUMENT', 'upload has a second header; send exactly one header first');

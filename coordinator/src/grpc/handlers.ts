@@ -13,6 +13,7 @@ import type {
   ServerWritableStream,
 } from '@grpc/grpc-js';
 import { toServiceError } from './errors.js';
+import { requireDecoded } from './malformed.js';
 import type { ErrorLogger } from './errors.js';
 
 export function unaryHandler<Req, Res>(log: ErrorLogger, body: (call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
@@ -24,7 +25,10 @@ export function unaryHandler<Req, Res>(log: ErrorLogger, body: (call: ServerUnar
       callback(error, value);
     };
     Promise.resolve()
-      .then(() => body(call))
+      .then(() => {
+        requireDecoded(call.request);
+        return body(call);
+      })
       .then((value) => answer(null, value), (error: unknown) => answer(toServiceError(error, log)));
   };
 }
@@ -66,7 +70,10 @@ export function serverStreamHandler<Req, Res>(
 ): handleServerStreamingCall<Req, Res> {
   return (call) => {
     Promise.resolve()
-      .then(() => body(call))
+      .then(() => {
+        requireDecoded(call.request);
+        return body(call);
+      })
       .then(
         () => {
           if (!call.writableEnded && !call.destroyed) call.end();

@@ -32,7 +32,8 @@ export class HealthStatus {
   }
 }
 
-export function createHealthService(health: HealthStatus, logError: ErrorLogger): HealthServer {
+/** `shutdown` ends open Watch streams (after they have seen NOT_SERVING) when the coordinator stops. */
+export function createHealthService(health: HealthStatus, logError: ErrorLogger, shutdown?: AbortSignal): HealthServer {
   return {
     check: unaryHandler(logError, (call) => {
       const status = health.get(call.request.service);
@@ -59,6 +60,8 @@ export function createHealthService(health: HealthStatus, logError: ErrorLogger)
         };
         call.on('cancelled', stop);
         call.on('close', stop);
+        if (shutdown?.aborted) stop();
+        shutdown?.addEventListener('abort', stop, { once: true });
       });
     }),
   };

@@ -32,6 +32,8 @@ export interface OperatorServiceDeps {
   events: EventBus;
   adminToken: string;
   logError: ErrorLogger;
+  /** Aborted when the coordinator stops: open WatchEvents streams end cleanly. */
+  shutdown?: AbortSignal;
 }
 
 const STATUS_TO_PROTO: Record<FederationRecord['status'], FederationStatus> = {
@@ -161,6 +163,8 @@ function watchEvents(deps: OperatorServiceDeps, call: ServerWritableStream<Watch
     call.on('cancelled', stop);
     call.on('close', stop);
     call.on('error', stop);
+    if (deps.shutdown?.aborted) stop();
+    deps.shutdown?.addEventListener('abort', stop, { once: true });
   });
 }
 

@@ -30,6 +30,8 @@ export interface ActiveRound {
   readonly roundId: string;
   readonly federationId: string;
   involves(clientId: string): boolean;
+  /** Why a client is not (or no longer) in this round: not selected, dropped (with stage and reason), released. */
+  exclusionReason(clientId: string): string;
   onMessage(clientId: string, message: InboundRoundMessage): void;
   onDisconnect(clientId: string, reason: string): void;
   /** Checks that this client may upload this update now; throws a CohortError saying why not. */
@@ -84,9 +86,7 @@ export class RoundHub {
       if (stored === null) throw new CohortError('ROUND_NOT_FOUND', `round "${header.roundId}" does not exist`);
       throw new CohortError('ROUND_STALE', `round ${stored.number} of federation ${stored.federationId} is ${stored.state}, not accepting updates`);
     }
-    if (!round.involves(clientId)) {
-      throw new CohortError('ROUND_NOT_SELECTED', `client ${clientId} was not selected for round ${header.roundId}`);
-    }
+    if (!round.involves(clientId)) throw new CohortError('ROUND_NOT_SELECTED', round.exclusionReason(clientId));
     return round.beginUpload(clientId, header);
   }
 

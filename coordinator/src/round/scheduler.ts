@@ -54,7 +54,20 @@ export class Scheduler {
     if (this.loops.has(federationId)) return;
     const controller = new AbortController();
     const done = this.loop(federationId, controller.signal)
-      .catch((error: unknown) => this.deps.log(`scheduler loop of federation ${federationId} failed: ${String((error as Error)?.stack ?? error)}`))
+      .catch((error: unknown) => {
+        // A loop that cannot go on must not leave the federation looking 'running': fail it with the reason.
+        this.deps.log(`scheduler loop of federation ${federationId} failed: ${String((error as Error)?.stack ?? error)}`);
+        const reason = `scheduler stopped: ${error instanceof Error ? error.message : String(error)}`;
+        try {
+          const federation = this.deps.store.getFederation(federationId);
+          if (federation !== null && federation.status === 'running') {
+            this.deps.store.setFederationStatus(federationId, 'failed', reason, this.deps.now(), 'coordinator');
+            this.deps.events.emit({ type: 'federation.failed', federationId, message: reason });
+          }
+        } catch (inner) {
+          this.deps.log(`could not mark federation ${federationId} failed: ${String(inner)}`);
+        }
+      })
       .finally(() => {
         if (this.loops.get(federationId)?.controller === controller) this.loops.delete(federationId);
       });

@@ -198,7 +198,8 @@ class PlaintextRound implements ActiveRound {
       });
       if (!sent) this.drop(clientId, 'configuring', 'not connected when the task was sent');
     }
-    await this.waitUntil(() => this.live().every((p) => p.stage !== 'selected'), this.taskSentAt + deadlines.configureMs, signal);
+    // Stop waiting as soon as every client answered, or too few are left for the round to succeed anyway.
+    await this.waitUntil(() => this.live().every((p) => p.stage !== 'selected') || this.live().length < selection.minClients, this.taskSentAt + deadlines.configureMs, signal);
     if (signal.aborted) return this.abort(abortReasonOf(signal));
     for (const p of this.live()) if (p.stage === 'selected') this.drop(p.clientId, 'configuring', 'did not answer the task before the configure deadline');
     const accepted = this.live().length;
@@ -212,7 +213,11 @@ class PlaintextRound implements ActiveRound {
 
     // training: updates stream into the accumulator as they arrive.
     const target = selection.mode === 'fixed' ? Math.min(selection.cohortSize, accepted) : accepted;
-    await this.waitUntil(() => this.uploadedCount() >= target || this.live().every((p) => p.stage === 'uploaded'), trainingDeadline, signal);
+    await this.waitUntil(
+      () => this.uploadedCount() >= target || this.live().every((p) => p.stage === 'uploaded') || this.live().length < selection.minClients,
+      trainingDeadline,
+      signal,
+    );
     if (signal.aborted) return this.abort(abortReasonOf(signal));
     for (const p of this.live()) {
       if (p.stage === 'uploaded') continue;
@@ -321,6 +326,15 @@ class PlaintextRound implements ActiveRound {
   }
 
   // ActiveRound: client input.
+
+  exclusionReason(clientId: string): string {
+    const p = this.participants.get(clientId);
+    const n = `${this.record?.number ?? '?'} (${this.roundId})`;
+    if (p === undefined) return `client ${clientId} was not selected for round ${n}`;
+    if (p.dropped) return `client ${clientId} was dropped from round ${n} at ${p.dropoutStage ?? 'an earlier stage'}: ${p.dropoutReason ?? 'no reason recorded'}`;
+    if (p.released) return `client ${clientId} was released from round ${n} (${p.dropoutReason ?? 'no longer needed'})`;
+    return `client ${clientId} is still part of round ${n}`;
+  }
 
   onMessage(clientId: string, message: InboundRoundMessage): void {
     const p = this.participants.get(clientId);

@@ -117,6 +117,11 @@ describe('durationFlag', () => {
     expect(durationFlag(args(), 'ttl', 3600)).toBe(3600);
   });
 
+  it('refuses a zero duration instead of letting it mean "default"', () => {
+    expect(configError(() => durationFlag(args('--ttl=0'), 'ttl', 60))).toBe('--ttl: must be at least 1s, got "0"');
+    expect(configError(() => durationFlag(args('--ttl=0.2s'), 'ttl', 60))).toBe('--ttl: must be at least 1s, got "0.2s"');
+  });
+
   it.each(['', 'soon', '5 m', '10ms', '-5m', '1w', 'h'])('names the flag for %j', (raw) => {
     expect(configError(() => durationFlag(args(`--ttl=${raw}`), 'ttl', 0))).toBe(`--ttl: expected a duration like 90s, 15m, 24h or 7d, got "${raw}"`);
   });

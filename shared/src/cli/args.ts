@@ -61,7 +61,9 @@ export function durationFlag(args: ParsedArgs, name: string, fallbackSeconds: nu
   const match = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(raw.trim());
   if (match === null) throw new CohortError('CONFIG_INVALID', `--${name}: expected a duration like 90s, 15m, 24h or 7d, got "${raw}"`);
   const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-  return Math.round(Number(match[1]) * unit);
+  const seconds = Math.round(Number(match[1]) * unit);
+  if (seconds < 1) throw new CohortError('CONFIG_INVALID', `--${name}: must be at least 1s, got "${raw}"`);
+  return seconds;
 }
 
 /** One of a fixed set of words. */

@@ -132,12 +132,14 @@ describe('training plan mapping', () => {
     ['learningRate', 'learning_rate', 0, 'plan.learning_rate must be > 0, got 0'],
     ['learningRate', 'learning_rate', Number.NaN, 'plan.learning_rate must be > 0, got NaN'],
     ['learningRate', 'learning_rate', Number.POSITIVE_INFINITY, 'plan.learning_rate must be > 0, got Infinity'],
-    ['momentum', 'momentum', -0.5, 'plan.momentum must be >= 0, got -0.5'],
+    ['momentum', 'momentum', -0.5, 'plan.momentum must be in [0, 1), got -0.5'],
+    ['momentum', 'momentum', 1, 'plan.momentum must be in [0, 1), got 1'],
     ['proximalMu', 'proximal_mu', -1, 'plan.proximal_mu must be >= 0, got -1'],
     ['proximalMu', 'proximal_mu', Number.NaN, 'plan.proximal_mu must be >= 0, got NaN'],
     ['maxExamples', 'max_examples', -1, 'plan.max_examples must be >= 0, got -1'],
     ['seed', 'seed', -1, 'plan.seed must be >= 0, got -1'],
-    ['localEvalFraction', 'local_eval_fraction', -0.1, 'plan.local_eval_fraction must be >= 0, got -0.1'],
+    ['localEvalFraction', 'local_eval_fraction', -0.1, 'plan.local_eval_fraction must be in [0, 1), got -0.1'],
+    ['localEvalFraction', 'local_eval_fraction', 1, 'plan.local_eval_fraction must be in [0, 1), got 1'],
   ] as const)('refuses %s (plan.%s) = %s, naming the field', (field, _wireName, value, message) => {
     expectRefused(() => planFromProto({ ...planToProto(plan), [field]: value }), message);
   });

@@ -27,9 +27,17 @@ export function layoutToProto(layout: ModelLayout): ProtoLayout {
   };
 }
 
+/** Largest model a peer may describe: 2^28 float32 parameters (1 GiB). */
+export const MAX_MODEL_ELEMENTS = 2 ** 28;
+
 export function layoutFromProto(proto: ProtoLayout | undefined, field = 'layout'): ModelLayout {
   if (proto === undefined || proto.tensors.length === 0) throw new CohortError('INVALID_ARGUMENT', `${field} is missing`);
+  const wrongType = proto.tensors.find((t) => t.dtype !== DType.DTYPE_FLOAT32 && t.dtype !== DType.DTYPE_UNSPECIFIED);
+  if (wrongType !== undefined) throw new CohortError('INVALID_ARGUMENT', `${field}: tensor "${wrongType.name}" has dtype ${wrongType.dtype}; model weights are float32`);
   const layout = createLayout(proto.tensors.map((t) => ({ name: t.name, shape: t.shape })));
+  if (layout.totalElements > MAX_MODEL_ELEMENTS) {
+    throw new CohortError('INVALID_ARGUMENT', `${field}: ${layout.totalElements} parameters exceed the limit of ${MAX_MODEL_ELEMENTS}`);
+  }
   if (proto.totalElements !== 0 && proto.totalElements !== layout.totalElements) {
     throw new CohortError('INVALID_ARGUMENT', `${field}.total_elements is ${proto.totalElements} but the tensors add up to ${layout.totalElements}`);
   }
@@ -71,16 +79,20 @@ export function planFromProto(proto: TrainingPlan | undefined): ClientTrainingPl
     if (!(Number.isFinite(value) && value >= 0)) throw new CohortError('INVALID_ARGUMENT', `plan.${field} must be >= 0, got ${value}`);
     return value;
   };
+  const belowOne = (value: number, field: string): number => {
+    if (!(Number.isFinite(value) && value >= 0 && value < 1)) throw new CohortError('INVALID_ARGUMENT', `plan.${field} must be in [0, 1), got ${value}`);
+    return value;
+  };
   return {
     epochs: positive(proto.epochs, 'epochs'),
     batchSize: positive(proto.batchSize, 'batch_size'),
     optimizer,
     learningRate: positive(proto.learningRate, 'learning_rate'),
-    momentum: nonNegative(proto.momentum, 'momentum'),
+    momentum: belowOne(proto.momentum, 'momentum'),
     proximalMu: nonNegative(proto.proximalMu, 'proximal_mu'),
     maxExamples: nonNegative(proto.maxExamples, 'max_examples'),
     seed: nonNegative(proto.seed, 'seed'),
-    localEvalFraction: nonNegative(proto.localEvalFraction, 'local_eval_fraction'),
+    localEvalFraction: belowOne(proto.localEvalFraction, 'local_eval_fraction'),
     clipNorm: nonNegative(proto.clipping?.clipNorm ?? 0, 'clipping.clip_norm'),
   };
 }

@@ -199,15 +199,20 @@ export interface Deadlines {
   stageMs: number;
 }
 
-/** Server optimizer applied to the aggregated delta (Reddi et al. 2021, "Adaptive Federated Optimization"). */
+/**
+ * Server optimizer applied to the aggregated delta (Reddi et al. 2021, "Adaptive Federated Optimization").
+ * Unset fields take the optimizer's defaults; `optional` keeps an explicit 0 (e.g. momentum 0) apart from unset.
+ */
 export interface ServerOptimizerSpec {
   kind: ServerOptimizerKind;
-  learningRate: number;
-  momentum: number;
-  beta1: number;
-  beta2: number;
+  learningRate?: number | undefined;
+  momentum?: number | undefined;
+  beta1?: number | undefined;
+  beta2?:
+    | number
+    | undefined;
   /** Adaptivity tau (epsilon in the denominator). */
-  tau: number;
+  tau?: number | undefined;
 }
 
 /** Aggregation rule over contributions ("fedavg"; robust rules in a later issue) with its parameters. */
@@ -875,7 +880,7 @@ export const Deadlines: MessageFns<Deadlines> = {
 };
 
 function createBaseServerOptimizerSpec(): ServerOptimizerSpec {
-  return { kind: 0, learningRate: 0, momentum: 0, beta1: 0, beta2: 0, tau: 0 };
+  return { kind: 0, learningRate: undefined, momentum: undefined, beta1: undefined, beta2: undefined, tau: undefined };
 }
 
 export const ServerOptimizerSpec: MessageFns<ServerOptimizerSpec> = {
@@ -883,19 +888,19 @@ export const ServerOptimizerSpec: MessageFns<ServerOptimizerSpec> = {
     if (message.kind !== 0) {
       writer.uint32(8).int32(message.kind);
     }
-    if (message.learningRate !== 0) {
+    if (message.learningRate !== undefined) {
       writer.uint32(17).double(message.learningRate);
     }
-    if (message.momentum !== 0) {
+    if (message.momentum !== undefined) {
       writer.uint32(25).double(message.momentum);
     }
-    if (message.beta1 !== 0) {
+    if (message.beta1 !== undefined) {
       writer.uint32(33).double(message.beta1);
     }
-    if (message.beta2 !== 0) {
+    if (message.beta2 !== undefined) {
       writer.uint32(41).double(message.beta2);
     }
-    if (message.tau !== 0) {
+    if (message.tau !== undefined) {
       writer.uint32(49).double(message.tau);
     }
     return writer;
@@ -981,11 +986,11 @@ export const ServerOptimizerSpec: MessageFns<ServerOptimizerSpec> = {
         ? globalThis.Number(object.learningRate)
         : isSet(object.learning_rate)
         ? globalThis.Number(object.learning_rate)
-        : 0,
-      momentum: isSet(object.momentum) ? globalThis.Number(object.momentum) : 0,
-      beta1: isSet(object.beta1) ? globalThis.Number(object.beta1) : 0,
-      beta2: isSet(object.beta2) ? globalThis.Number(object.beta2) : 0,
-      tau: isSet(object.tau) ? globalThis.Number(object.tau) : 0,
+        : undefined,
+      momentum: isSet(object.momentum) ? globalThis.Number(object.momentum) : undefined,
+      beta1: isSet(object.beta1) ? globalThis.Number(object.beta1) : undefined,
+      beta2: isSet(object.beta2) ? globalThis.Number(object.beta2) : undefined,
+      tau: isSet(object.tau) ? globalThis.Number(object.tau) : undefined,
     };
   },
 
@@ -994,19 +999,19 @@ export const ServerOptimizerSpec: MessageFns<ServerOptimizerSpec> = {
     if (message.kind !== 0) {
       obj.kind = serverOptimizerKindToJSON(message.kind);
     }
-    if (message.learningRate !== 0) {
+    if (message.learningRate !== undefined) {
       obj.learningRate = floatToJson(message.learningRate);
     }
-    if (message.momentum !== 0) {
+    if (message.momentum !== undefined) {
       obj.momentum = floatToJson(message.momentum);
     }
-    if (message.beta1 !== 0) {
+    if (message.beta1 !== undefined) {
       obj.beta1 = floatToJson(message.beta1);
     }
-    if (message.beta2 !== 0) {
+    if (message.beta2 !== undefined) {
       obj.beta2 = floatToJson(message.beta2);
     }
-    if (message.tau !== 0) {
+    if (message.tau !== undefined) {
       obj.tau = floatToJson(message.tau);
     }
     return obj;
@@ -1018,11 +1023,11 @@ export const ServerOptimizerSpec: MessageFns<ServerOptimizerSpec> = {
   fromPartial<I extends Exact<DeepPartial<ServerOptimizerSpec>, I>>(object: I): ServerOptimizerSpec {
     const message = createBaseServerOptimizerSpec();
     message.kind = object.kind ?? 0;
-    message.learningRate = object.learningRate ?? 0;
-    message.momentum = object.momentum ?? 0;
-    message.beta1 = object.beta1 ?? 0;
-    message.beta2 = object.beta2 ?? 0;
-    message.tau = object.tau ?? 0;
+    message.learningRate = object.learningRate ?? undefined;
+    message.momentum = object.momentum ?? undefined;
+    message.beta1 = object.beta1 ?? undefined;
+    message.beta2 = object.beta2 ?? undefined;
+    message.tau = object.tau ?? undefined;
     return message;
   },
 };
