@@ -230,7 +230,9 @@ class PlaintextRound implements ActiveRound {
       return this.abort(`too few updates before the training deadline: ${uploaded} of ${accepted} accepted, minimum ${selection.minClients}`, survivors);
     }
 
-    // aggregating
+    // aggregating: first let I/O run once, so the receipt of the last upload is flushed before the (synchronous)
+    // aggregation, file writes and commit hold the event loop.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     this.setState('aggregating', { survivors });
     return this.aggregateAndCommit(survivors);
   }
