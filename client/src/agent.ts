@@ -254,6 +254,7 @@ export class ClientAgent {
     const done = (outcome: AgentRoundSummary['outcome'], reason: string): void => {
       summary.outcome = outcome;
       summary.reason = reason;
+      if (outcome !== 'uploaded') this.log(`round ${task.roundNumber}: ${outcome}${reason ? ` (${reason})` : ''}`);
       this.options.onRoundDone?.(summary);
     };
     if (this.sessionEnded(session)) return done('released', 'session closed before the task started');
@@ -294,6 +295,11 @@ export class ClientAgent {
       if (this.sessionEnded(session)) throw new CohortError('FAILED_PRECONDITION', 'session closed before the upload');
       await this.client!.uploadUpdate(session.sessionToken, { roundId: task.roundId, kind: 'delta-float32', bytes, numExamples: trained.numExamples, metrics }, task.deadlineMs);
       summary.bytesUp = bytes.length;
+      this.log(
+        `round ${task.roundNumber}: trained ${trained.numExamples} examples x ${task.plan.epochs} epoch(s) in ${summary.trainSeconds.toFixed(1)} s` +
+          ` (loss ${metrics['train_loss']?.toFixed(3) ?? '?'}, accuracy ${metrics['train_accuracy'] !== undefined ? (metrics['train_accuracy'] * 100).toFixed(1) : '?'}%),` +
+          ` uploaded ${(bytes.length / 1e6).toFixed(2)} MB`,
+      );
       done('uploaded', '');
     } catch (error) {
       const reason = isCohortError(error) ? error.message : describeGrpcError(error);
