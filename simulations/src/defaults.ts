@@ -41,10 +41,13 @@ export const SIMULATION_DEFAULTS: SimulationOptions = {
   dropout: 0,
   dropoutStage: 'any',
   model: 'fmnist-cnn',
-  epochs: 2,
+  // Chosen on the shipped subset (10 clients, Dirichlet 0.5, 5 rounds, CNN): Adam 2e-3 x 3 local epochs reached
+  // 78.6 / 77.8 / 75.8% held-out accuracy for seeds 1 / 2 / 3; Adam 1e-3 x 3 epochs 77.3 / 73.6 / 73.7%;
+  // SGD 0.05 x 2 epochs 66%.
+  epochs: 3,
   batchSize: 32,
-  optimizer: 'sgd',
-  learningRate: 0.05,
+  optimizer: 'adam',
+  learningRate: 0.002,
   serverOptimizer: 'fedavg',
   cohortSize: 0,
   minClients: 2,
