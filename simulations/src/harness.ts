@@ -121,11 +121,13 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
             expected = (m['selected'] ?? expected) - (m['dropouts'] ?? 0);
             break;
           case 'round.committed':
+            stage = 'committed';
             committed++;
             lastAccuracy = m['eval_accuracy'] ?? lastAccuracy;
             io.progress.roundFinished(progressReport(roundNumber, 'committed', null, m));
             break;
           case 'round.aborted':
+            stage = 'aborted';
             io.progress.roundFinished(progressReport(roundNumber, 'aborted', event.message.replace(/^round \d+ aborted: /, ''), m));
             break;
           case 'federation.completed':
