@@ -30,6 +30,7 @@ import type { BenchRow, SectionResult } from './report.js';
 import { row } from './report.js';
 import { megabytesPerSecond, summarize } from './stats.js';
 import type { Samples } from './stats.js';
+import { denseClassifierTopology } from '../client/src/training/index.js';
 
 /** Dense layer width; the input width makes (input + 1) · UNITS = the parameter count. */
 const UNITS = 100;
@@ -49,29 +50,6 @@ const AGENTS = 5;
 const ADMIN_TOKEN = `bench-admin-${'x'.repeat(24)}`;
 const WAIT_MS = 120_000;
 
-/** TF.js layers JSON: input [inputSize] → dense(units, softmax), (inputSize + 1) · units float32 parameters. */
-export function denseTopology(inputSize: number, units: number): string {
-  const layer = {
-    class_name: 'Dense',
-    config: {
-      units,
-      activation: 'softmax',
-      use_bias: true,
-      kernel_initializer: { class_name: 'VarianceScaling', config: { scale: 1, mode: 'fan_avg', distribution: 'uniform', seed: null } },
-      bias_initializer: { class_name: 'Zeros', config: {} },
-      kernel_regularizer: null,
-      bias_regularizer: null,
-      activity_regularizer: null,
-      kernel_constraint: null,
-      bias_constraint: null,
-      name: 'dense_1',
-      trainable: true,
-      batch_input_shape: [null, inputSize],
-      dtype: 'float32',
-    },
-  };
-  return JSON.stringify({ class_name: 'Sequential', config: { name: 'bench_dense', layers: [layer] }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' });
-}
 
 /** What the session delivers, queued until the benchmark asks for it. */
 class Inbox<T> {
@@ -169,7 +147,7 @@ async function measureSize(operator: OperatorClient, agents: Agent[], tcp: RawTc
   const spec = federationConfigToProto(
     parseFederationConfig({
       name,
-      model: { topologyJson: denseTopology(inputSize, UNITS), initSeed: 1 },
+      model: { topologyJson: denseClassifierTopology(inputSize, UNITS), initSeed: 1 },
       selection: { mode: 'fixed', cohortSize: agents.length, minClients: agents.length, minConnected: agents.length },
       deadlines: { configureMs: WAIT_MS / 2, trainingMs: WAIT_MS },
       rounds,

@@ -13,23 +13,9 @@ export async function createTfjsTrainer(preference: 'auto' | BackendName, log?: 
       return { inputShape: [...described.inputShape], numClasses: described.numClasses };
     },
     async train({ topologyJson, task, weights, data, plan }) {
-      const result = await trainLocal({
-        topologyJson,
-        layout: task.layout,
-        weights,
-        data,
-        plan: {
-          epochs: plan.epochs,
-          batchSize: plan.batchSize,
-          optimizer: plan.optimizer,
-          learningRate: plan.learningRate,
-          momentum: plan.momentum,
-          proximalMu: plan.proximalMu,
-          maxExamples: plan.maxExamples,
-          seed: plan.seed,
-          localEvalFraction: plan.localEvalFraction,
-        },
-      });
+      // Clipping acts on the update after training (the agent's transforms), not inside the training loop.
+      const { clipNorm: _clipNorm, ...local } = plan;
+      const result = await trainLocal({ topologyJson, layout: task.layout, weights, data, plan: local });
       return { weights: result.weights, numExamples: result.numExamples, metrics: { ...result.metrics } };
     },
   };

@@ -29,6 +29,7 @@ import { parseFederationConfig } from '../../coordinator/src/federation/config.j
 import type { FederationConfigInput } from '../../coordinator/src/federation/config.js';
 import { federationConfigToProto } from '../../coordinator/src/federation/spec-proto.js';
 import { OperatorClient } from '../../coordinator/src/operator-client.js';
+import { denseClassifierTopology } from '../../client/src/training/index.js';
 
 /** The admin token every test coordinator is started with. */
 export const ADMIN_TOKEN = 'contract-admin-token-0123456789abcdef';
@@ -418,26 +419,7 @@ export function upload(tc: TestCoordinator, sessionToken: string | null, chunks:
 
 /** TF.js layers JSON of a one-layer classifier: input [inputSize] → dense(units, softmax); (inputSize+1)·units weights. */
 export function denseTopology(inputSize: number, units: number, layerName = 'dense_out'): string {
-  const layer = {
-    class_name: 'Dense',
-    config: {
-      units,
-      activation: 'softmax',
-      use_bias: true,
-      kernel_initializer: { class_name: 'VarianceScaling', config: { scale: 1, mode: 'fan_avg', distribution: 'uniform', seed: null } },
-      bias_initializer: { class_name: 'Zeros', config: {} },
-      kernel_regularizer: null,
-      bias_regularizer: null,
-      activity_regularizer: null,
-      kernel_constraint: null,
-      bias_constraint: null,
-      name: layerName,
-      trainable: true,
-      batch_input_shape: [null, inputSize],
-      dtype: 'float32',
-    },
-  };
-  return JSON.stringify({ class_name: 'Sequential', config: { name: 'contract_model', layers: [layer] }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' });
+  return denseClassifierTopology(inputSize, units, layerName);
 }
 
 /** An fl.v1.FederationSpec from the friendly config form (validated the way the operator API validates it). */

@@ -100,6 +100,19 @@ const TOPOLOGIES: Readonly<Record<BuiltinTopologyName, string>> = {
   'fmnist-mlp': sequential('fmnist_mlp', [flatten('flatten_1', INPUT), dense('dense_1', 128, 'relu'), dense('dense_2', 10, 'softmax')]),
 };
 
+/**
+ * A one-layer softmax classifier (multinomial logistic regression) over flat inputs: input [inputSize] ->
+ * dense(classes, softmax), (inputSize + 1) · classes parameters. For tabular (CSV/JSONL) federations, tests and
+ * transfer benchmarks of any model size.
+ */
+export function denseClassifierTopology(inputSize: number, classes: number, layerName = 'dense_1'): string {
+  if (!Number.isInteger(inputSize) || inputSize < 1 || !Number.isInteger(classes) || classes < 2) {
+    throw new CohortError('INVALID_ARGUMENT', `a dense classifier needs an integer input size >= 1 and >= 2 classes, got ${inputSize} and ${classes}`);
+  }
+  const layer = dense(layerName, classes, 'softmax');
+  return sequential('dense_classifier', [{ ...layer, config: { ...layer.config, batch_input_shape: [null, inputSize], dtype: 'float32' } }]);
+}
+
 /** The TF.js layers JSON of a built-in topology (input [28, 28, 1], 10-way softmax output). */
 export function builtinTopology(name: BuiltinTopologyName): string {
   const json = TOPOLOGIES[name];

@@ -9,31 +9,13 @@ import { featureSize, validateDataset } from '../../../shared/src/core/data/data
 import { CohortError, requireConfig } from '../../../shared/src/core/errors.js';
 import { createSeededRng, deriveSeed, permutation } from '../../../shared/src/core/rng/rng.js';
 import type { ModelLayout } from '../../../shared/src/core/tensor/layout.js';
+import type { ClientTrainingPlan } from '../../../shared/src/protocol/types.js';
 import type { LoadedModel } from './model.js';
 import { checkWeights, getFlatWeights, loadModel, setFlatWeights } from './model.js';
 import { serialize } from './serial.js';
 
-/** How a client trains in one round. */
-export interface LocalTrainingPlan {
-  /** Passes over the local training split (>= 1). */
-  epochs: number;
-  /** Examples per gradient step (>= 1); the last batch of an epoch may be smaller. */
-  batchSize: number;
-  /** sgd, momentum (heavy ball, not Nesterov) or adam (beta1 0.9, beta2 0.999, epsilon 1e-7). */
-  optimizer: 'sgd' | 'momentum' | 'adam';
-  /** Step size (> 0). */
-  learningRate: number;
-  /** Momentum coefficient in [0, 1), used by 'momentum' only. */
-  momentum: number;
-  /** FedProx mu (>= 0): adds mu/2 · ||w − w_global||² to the loss; 0 is plain FedAvg. */
-  proximalMu: number;
-  /** At most this many local examples per round, drawn afresh each round from the seed (0 = all). */
-  maxExamples: number;
-  /** Seeds the example draw and each epoch's shuffle (uint32; the coordinator sends one per round). */
-  seed: number;
-  /** Fraction in [0, 1) of local examples held out for eval_loss / eval_accuracy. */
-  localEvalFraction: number;
-}
+/** How a client trains in one round: the round's plan without the update-side settings (clipping acts on the delta). */
+export type LocalTrainingPlan = Omit<ClientTrainingPlan, 'clipNorm'>;
 
 /** A client's update: new weights (layout order), examples trained on (the FedAvg weight), metrics. */
 export interface TrainingResult {

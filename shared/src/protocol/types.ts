@@ -13,19 +13,23 @@ export interface ModelReference {
 
 /** The training plan clients receive with a round task. */
 export interface ClientTrainingPlan {
+  /** Passes over the local training split (>= 1). */
   epochs: number;
+  /** Examples per gradient step (>= 1); the last batch of an epoch may be smaller. */
   batchSize: number;
+  /** sgd, momentum (heavy ball, not Nesterov) or adam (beta1 0.9, beta2 0.999, epsilon 1e-7). */
   optimizer: 'sgd' | 'momentum' | 'adam';
+  /** Step size (> 0). */
   learningRate: number;
-  /** Momentum for 'momentum'; beta1 for 'adam'. */
+  /** Momentum coefficient in [0, 1), used by 'momentum' only. */
   momentum: number;
-  /** FedProx proximal term mu (0 = plain local SGD). */
+  /** FedProx mu (>= 0): adds mu/2 · ||w − w_global||² to the loss; 0 is plain FedAvg. */
   proximalMu: number;
-  /** Cap on local examples per epoch (0 = all). */
+  /** At most this many local examples per round, drawn afresh each round from the seed (0 = all). */
   maxExamples: number;
-  /** Shuffle seed for this round; the agent mixes in its own id. */
+  /** Seeds the example draw and each epoch's shuffle (uint32; one per round, mixed with the client id by the agent). */
   seed: number;
-  /** Fraction of local data held out for local evaluation metrics. */
+  /** Fraction in [0, 1) of local examples held out for eval_loss / eval_accuracy. */
   localEvalFraction: number;
   /** L2 clip norm of the update in model units; 0 = none. */
   clipNorm: number;
