@@ -1,5 +1,5 @@
 /**
- * Injected randomness. Core code never calls Math.random: it takes an Rng. Production passes an OS-backed one
+ * Injected randomness. Core code never uses ambient randomness: it takes an Rng. Production passes an OS-backed one
  * (shared/src/crypto/os-rng.ts); tests and simulations pass a seeded one so every run replays.
  */
 export interface Rng {
