@@ -381,8 +381,8 @@ describe('upload validation', () => {
     expect(result.outcome).toBe('committed');
     const p = participationsById(h, roundId);
     for (const id of ['good1', 'good2', 'header', 'dup', 'kind', 'zero']) expect(p.get(id), id).toMatchObject({ dropped: false, stageReached: 'training' });
-    expect(p.get('short')).toMatchObject({ dropped: true, dropoutStage: 'training', dropoutReason: 'protocol violation: update has 9 elements, expected 10' });
-    expect(p.get('nan')).toMatchObject({ dropped: true, dropoutStage: 'training', dropoutReason: 'protocol violation: update element 3 is NaN, expected a finite number' });
+    expect(p.get('short')).toMatchObject({ dropped: true, dropoutStage: 'training', dropoutReason: 'protocol violation: contribution "short" (clients short): update has 9 elements, expected 10' });
+    expect(p.get('nan')).toMatchObject({ dropped: true, dropoutStage: 'training', dropoutReason: 'protocol violation: contribution "nan" (clients nan): update element 3 is NaN, expected a finite number' });
     expect(p.get('twice')).toMatchObject({ dropped: true, dropoutStage: 'training', dropoutReason: 'upload failed: stream reset' });
     expect(p.get('decl')).toMatchObject({ dropped: true, dropoutStage: 'configuring' });
     expect(p.has('latecomer')).toBe(false);

@@ -5,7 +5,7 @@
  */
 import { CohortError, isCohortError } from '../../../shared/src/core/errors.js';
 import type { AggregationAccumulator, ServerOptimizerState, Strategy } from '../../../shared/src/core/aggregation/index.js';
-import { firstNonFinite, validateUpdateVector } from '../../../shared/src/core/tensor/ops.js';
+import { firstNonFinite } from '../../../shared/src/core/tensor/ops.js';
 import type { Rng } from '../../../shared/src/core/rng/rng.js';
 import type { EventBus } from '../events.js';
 import type { FederationConfig } from '../federation/config.js';
@@ -406,13 +406,13 @@ class PlaintextRound implements ActiveRound {
       throw new CohortError('ROUND_STALE', `round ${this.record.number} no longer accepts the update from client ${p.clientId}`);
     }
     try {
-      validateUpdateVector(update.vector, this.weightsIn.length);
+      // The accumulator checks length and finiteness itself (one pass) and adds nothing when it refuses.
+      this.accumulator.add({ id: p.clientId, clientIds: [p.clientId], delta: update.vector, weight: update.numExamples });
     } catch (error) {
       this.drop(p.clientId, this.state, `protocol violation: ${(error as Error).message}`);
       this.notify();
       throw error;
     }
-    this.accumulator.add({ id: p.clientId, clientIds: [p.clientId], delta: update.vector, weight: update.numExamples });
     p.stage = 'uploaded';
     p.numExamples = update.numExamples;
     p.metrics = sanitizeMetrics(update.metrics);
