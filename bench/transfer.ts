@@ -129,7 +129,7 @@ async function startAgent(address: string, operator: OperatorClient, index: numb
     clientId,
     keys,
     capabilities,
-    handlers: { onTask: (task) => tasks.push(task), onRoundEnd: (end) => ends.push(end), onProtocolError: (message) => protocolErrors.push(message) },
+    handlers: { onTask: (task) => tasks.push(task), onRoundEnd: (end) => ends.push(end), onSecAgg: () => undefined, onProtocolError: (message) => protocolErrors.push(message) },
   });
   let closedReason: string | null = null;
   void session.closed.then(({ reason }) => (closedReason = reason));

@@ -11,6 +11,13 @@ import type { Rng } from '../../shared/src/core/rng/rng.js';
 import { deriveSeed } from '../../shared/src/core/rng/rng.js';
 import { bytesToFloat32, float32ToBytes } from '../../shared/src/core/tensor/bytes.js';
 import { difference, l2Norm, scaleInto } from '../../shared/src/core/tensor/ops.js';
+import type { SecAggCrypto } from '../../shared/src/core/secagg/context.js';
+import { SecAggClient } from '../../shared/src/core/secagg/client.js';
+import type { MaskedInputRequest, SecAggReply, SecAggRequest, SecAggStage } from '../../shared/src/core/secagg/messages.js';
+import { quantizationParams, quantizeWeighted } from '../../shared/src/core/secagg/quantize.js';
+import { createOsRng } from '../../shared/src/crypto/os-rng.js';
+import { createSecAggCrypto } from '../../shared/src/crypto/secagg-crypto.js';
+import { secAggReplyToProto } from '../../shared/src/protocol/secagg-mapping.js';
 import { generateSigningKeyPair, signingKeyPairFromSeed, verify } from '../../shared/src/crypto/sodium.js';
 import type { SigningKeyPair } from '../../shared/src/crypto/sodium.js';
 import { COHORT_VERSION } from '../../shared/src/protocol/constants.js';
@@ -36,7 +43,18 @@ export interface LocalTrainer {
 export type UpdateTransform = (delta: Float32Array, context: { task: AgentTask; metrics: Record<string, number> }) => Float32Array;
 
 /** Simulated faults (the simulator's --dropout); production agents have none. */
-export type InjectedFault = 'none' | 'ignore-task' | 'disconnect-before-training' | 'disconnect-after-training' | 'fail-task';
+export type InjectedFault = 'none' | 'ignore-task' | 'disconnect-before-training' | 'disconnect-after-training' | 'fail-task' | `disconnect-at-${SecAggStage}`;
+
+/** A round this agent takes part in with secure aggregation. */
+interface SecureTask {
+  task: AgentTask;
+  fault: InjectedFault;
+  client: SecAggClient | null;
+  /** Resolved when the coordinator sends the masked-input request (the agent may still be training). */
+  maskedInput: Promise<MaskedInputRequest>;
+  resolveMaskedInput: (request: MaskedInputRequest) => void;
+  rejectMaskedInput: (error: Error) => void;
+}
 
 export interface AgentOptions {
   coordinator: string;
@@ -58,6 +76,10 @@ export interface AgentOptions {
   reconnectMaxMs?: number;
   transforms?: UpdateTransform[];
   faults?: (task: AgentTask) => InjectedFault;
+  /** Randomness of stochastic rounding (quantization); default the OS CSPRNG. */
+  roundingRng?: Rng;
+  /** Cryptography of secure aggregation; default libsodium + node:crypto with OS randomness. */
+  secaggCrypto?: SecAggCrypto;
   /** Called after each round this agent took part in, with what it did (simulator statistics). */
   onRoundDone?: (summary: AgentRoundSummary) => void;
 }
@@ -93,6 +115,8 @@ export class ClientAgent {
   private currentTask: { task: AgentTask; cancelled: boolean; reason: string } | null = null;
   private taskChain: Promise<void> = Promise.resolve();
   private readonly modelCache = new Map<string, { weights: Float32Array }>();
+  private readonly secureTasks = new Map<string, SecureTask>();
+  private secaggCryptoInstance: SecAggCrypto | null = null;
   private stopping = false;
   private stopSignal: (() => void) | null = null;
   private readonly log: (line: string) => void;
@@ -114,7 +138,7 @@ export class ClientAgent {
       numExamples: train.count,
       inputShape: [...train.featureShape],
       numClasses: train.numClasses,
-      features: ['plaintext'],
+      features: ['plaintext', 'secagg-plus'],
       tasks: this.options.tasks ?? [],
     };
   }
@@ -135,6 +159,7 @@ export class ClientAgent {
             handlers: {
               onTask: (task, session) => this.enqueueTask(task, session),
               onRoundEnd: (end) => this.handleRoundEnd(end),
+              onSecAgg: (roundId, request, session) => this.handleSecAgg(roundId, request, session),
               onProtocolError: (message) => this.log(`protocol: ${message}`),
             },
           });
@@ -228,6 +253,11 @@ export class ClientAgent {
   }
 
   private handleRoundEnd(end: AgentRoundEnd): void {
+    const secure = this.secureTasks.get(end.roundId);
+    if (secure !== undefined) {
+      this.secureTasks.delete(end.roundId);
+      secure.rejectMaskedInput(new CohortError('FAILED_PRECONDITION', `round ${end.outcome}: ${end.reason}`));
+    }
     const current = this.currentTask;
     if (current !== null && current.task.roundId === end.roundId && end.outcome !== 'committed') {
       current.cancelled = true;
@@ -240,6 +270,22 @@ export class ClientAgent {
    * other round, so a task still in progress is stale: it is cancelled (an upload already in flight completes).
    */
   private enqueueTask(task: AgentTask, session: OpenSession): void {
+    // One round at a time: state of older secure rounds is no longer needed.
+    for (const [roundId, old] of this.secureTasks) {
+      if (roundId === task.roundId) continue;
+      old.rejectMaskedInput(new CohortError('FAILED_PRECONDITION', `superseded by round ${task.roundNumber}`));
+      this.secureTasks.delete(roundId);
+    }
+    if (task.plan.secagg !== null) {
+      let resolveMaskedInput!: (request: MaskedInputRequest) => void;
+      let rejectMaskedInput!: (error: Error) => void;
+      const maskedInput = new Promise<MaskedInputRequest>((resolve, reject) => {
+        resolveMaskedInput = resolve;
+        rejectMaskedInput = reject;
+      });
+      maskedInput.catch(() => undefined);
+      this.secureTasks.set(task.roundId, { task, fault: this.options.faults?.(task) ?? 'none', client: null, maskedInput, resolveMaskedInput, rejectMaskedInput });
+    }
     if (this.currentTask !== null && this.currentTask.task.roundId !== task.roundId) {
       this.currentTask.cancelled = true;
       this.currentTask.reason = `superseded by round ${task.roundNumber}`;
@@ -258,7 +304,7 @@ export class ClientAgent {
       this.options.onRoundDone?.(summary);
     };
     if (this.sessionEnded(session)) return done('released', 'session closed before the task started');
-    const fault = this.options.faults?.(task) ?? 'none';
+    const fault = this.secureTasks.get(task.roundId)?.fault ?? this.options.faults?.(task) ?? 'none';
     if (fault === 'ignore-task') return done('dropped', 'injected fault: ignored the task');
     const mismatch = await this.checkCompatible(task);
     if (mismatch !== null) {
@@ -290,15 +336,20 @@ export class ClientAgent {
       const metrics = { ...trained.metrics };
       let delta = difference(trained.weights, weightsIn);
       for (const transform of this.options.transforms ?? [clipTransform]) delta = transform(delta, { task, metrics });
-      const bytes = float32ToBytes(delta);
-      // A reconnect in between gives a new token; the coordinator dropped us from the round with the old session.
-      if (this.sessionEnded(session)) throw new CohortError('FAILED_PRECONDITION', 'session closed before the upload');
-      await this.client!.uploadUpdate(session.sessionToken, { roundId: task.roundId, kind: 'delta-float32', bytes, numExamples: trained.numExamples, metrics }, task.deadlineMs);
-      summary.bytesUp = bytes.length;
+      if (task.plan.secagg !== null) {
+        summary.bytesUp = await this.uploadMasked(task, session, delta, trained.numExamples, current);
+        if (summary.bytesUp < 0) return done('released', current.reason);
+      } else {
+        const bytes = float32ToBytes(delta);
+        // A reconnect in between gives a new token; the coordinator dropped us from the round with the old session.
+        if (this.sessionEnded(session)) throw new CohortError('FAILED_PRECONDITION', 'session closed before the upload');
+        await this.client!.uploadUpdate(session.sessionToken, { roundId: task.roundId, kind: 'delta-float32', bytes, numExamples: trained.numExamples, metrics }, task.deadlineMs);
+        summary.bytesUp = bytes.length;
+      }
       this.log(
         `round ${task.roundNumber}: trained ${trained.numExamples} examples x ${task.plan.epochs} epoch(s) in ${summary.trainSeconds.toFixed(1)} s` +
           ` (loss ${metrics['train_loss']?.toFixed(3) ?? '?'}, accuracy ${metrics['train_accuracy'] !== undefined ? (metrics['train_accuracy'] * 100).toFixed(1) : '?'}%),` +
-          ` uploaded ${(bytes.length / 1e6).toFixed(2)} MB`,
+          ` uploaded ${(summary.bytesUp / 1e6).toFixed(2)} MB${task.plan.secagg !== null ? ' (masked)' : ''}`,
       );
       done('uploaded', '');
     } catch (error) {
@@ -310,6 +361,105 @@ export class ClientAgent {
     } finally {
       if (this.currentTask === current) this.currentTask = null;
     }
+  }
+
+  /**
+   * Secure aggregation, client side: quantize the clipped update, wait for the masked-input request (the key
+   * stages run meanwhile, answered by handleSecAgg), mask, upload, announce. Returns bytes uploaded, or -1 when the
+   * round let this client go first.
+   */
+  private async uploadMasked(task: AgentTask, session: OpenSession, delta: Float32Array, numExamples: number, current: { cancelled: boolean; reason: string }): Promise<number> {
+    const secure = this.secureTasks.get(task.roundId);
+    if (secure === undefined) throw new CohortError('FAILED_PRECONDITION', `no secure-aggregation state for round ${task.roundNumber} (it ended)`);
+    const plan = task.plan.secagg!;
+    const params = quantizationParams({ modulusBits: plan.modulusBits, clamp: plan.clamp, maxInputs: plan.maxInputs, weightCap: plan.weightCap });
+    const input = quantizeWeighted(delta, numExamples, params, this.options.roundingRng ?? (this.osRng ??= createOsRng()));
+    const request = await withDeadline(secure.maskedInput, task.deadlineMs, `the masked-input request of round ${task.roundNumber} did not arrive before the deadline`);
+    if (current.cancelled) return -1;
+    if (secure.client === null) throw new CohortError('PROTOCOL_VIOLATION', 'masked-input request before the key stages');
+    if (secure.fault === 'disconnect-at-masked-input') {
+      session.close();
+      current.cancelled = true;
+      current.reason = 'injected fault: disconnected at masked-input';
+      return -1;
+    }
+    const masked = secure.client.maskInput(request, input);
+    const bytes = new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength);
+    if (this.sessionEnded(session)) throw new CohortError('FAILED_PRECONDITION', 'session closed before the upload');
+    // Only the masked vector and the example count leave the node: no per-client metrics under secure aggregation.
+    const receipt = await this.client!.uploadUpdate(session.sessionToken, { roundId: task.roundId, kind: 'masked-uint32', bytes, numExamples, metrics: {} }, task.deadlineMs);
+    session.send(task.roundId, secAggReplyToProto({ stage: 'masked-input', reply: { uploadSha256: receipt.sha256 } }));
+    return bytes.length;
+  }
+
+  private osRng: Rng | null = null;
+
+  /** Answers the key-exchange, consistency and unmasking stages (synchronous crypto, independent of training). */
+  private handleSecAgg(roundId: string, request: SecAggRequest, session: OpenSession): void {
+    const secure = this.secureTasks.get(roundId);
+    if (secure === undefined) {
+      this.log(`ignored ${request.stage} for round ${roundId}: not a secure round this agent is in`);
+      return;
+    }
+    if (secure.fault === `disconnect-at-${request.stage}` && request.stage !== 'masked-input') {
+      this.log(`round ${secure.task.roundNumber}: injected fault: disconnecting at ${request.stage}`);
+      this.secureTasks.delete(roundId);
+      if (this.currentTask?.task.roundId === roundId) {
+        this.currentTask.cancelled = true;
+        this.currentTask.reason = `injected fault: disconnected at ${request.stage}`;
+      }
+      session.close();
+      return;
+    }
+    try {
+      let reply: SecAggReply | null = null;
+      switch (request.stage) {
+        case 'advertise-keys': {
+          if (secure.client !== null) throw new CohortError('PROTOCOL_VIOLATION', 'a second advertise-keys request');
+          const identity = this.identity!;
+          secure.client = new SecAggClient({
+            context: { federationId: secure.task.federationId, roundId, bucket: request.bucket },
+            clientId: identity.clientId,
+            identity: { publicKey: identity.keys.publicKey, secretKey: identity.keys.secretKey },
+            crypto: this.secAggCrypto(),
+          });
+          reply = { stage: 'advertise-keys', reply: secure.client.advertiseKeys(request.request) };
+          break;
+        }
+        case 'share-keys':
+          reply = { stage: 'share-keys', reply: this.secureClient(secure).shareKeys(request.request) };
+          break;
+        case 'masked-input':
+          secure.resolveMaskedInput(request.request);
+          break;
+        case 'consistency-check':
+          reply = { stage: 'consistency-check', reply: this.secureClient(secure).consistencyCheck(request.request) };
+          break;
+        case 'unmasking':
+          reply = { stage: 'unmasking', reply: this.secureClient(secure).unmask(request.request) };
+          break;
+      }
+      if (reply !== null) session.send(roundId, secAggReplyToProto(reply));
+    } catch (error) {
+      const reason = isCohortError(error) ? error.message : String(error);
+      this.log(`round ${secure.task.roundNumber}: secure aggregation refused: ${reason}`);
+      secure.rejectMaskedInput(new CohortError('PROTOCOL_VIOLATION', reason));
+      this.secureTasks.delete(roundId);
+      if (this.currentTask?.task.roundId === roundId) {
+        this.currentTask.cancelled = true;
+        this.currentTask.reason = `secure aggregation refused: ${reason}`;
+      }
+      if (!this.sessionEnded(session)) session.send(roundId, { $case: 'taskFailed', value: { accepted: false, reason: `secure aggregation refused: ${reason}`.slice(0, 400) } });
+    }
+  }
+
+  private secureClient(secure: SecureTask): SecAggClient {
+    if (secure.client === null) throw new CohortError('PROTOCOL_VIOLATION', 'a secure-aggregation stage request before advertise-keys');
+    return secure.client;
+  }
+
+  private secAggCrypto(): SecAggCrypto {
+    return (this.secaggCryptoInstance ??= this.options.secaggCrypto ?? createSecAggCrypto());
   }
 
   /** True once the session a task arrived on has closed (its token no longer works). */
@@ -370,6 +520,23 @@ export class ClientAgent {
       this.stopSignal = done;
     });
   }
+}
+
+/** The promise's value, or a DEADLINE_EXCEEDED error at the absolute deadline (ms since the epoch). */
+function withDeadline<T>(promise: Promise<T>, deadlineMs: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CohortError('DEADLINE_EXCEEDED', message)), Math.max(0, deadlineMs - Date.now()));
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 /** Errors after which retrying cannot help: the coordinator does not know or no longer accepts this identity. */

@@ -3,6 +3,7 @@
  * marks every round a previous process left unfinished as aborted ("coordinator restarted") and resumes running
  * federations from their last committed model.
  */
+import { createSecAggCrypto } from '../../shared/src/crypto/secagg-crypto.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -142,7 +143,7 @@ export class Coordinator {
     });
     const models = new ModelRepository(store.modelFiles, (payload) => sign(payload, identity.secretKey));
     const evaluator = new HeldOutEvaluator({ dataDir: options.datasetDir, datasets: options.datasets });
-    const deps: RoundDependencies = { store, gateway: sessions, hub, models, events, evaluator, now, log };
+    const deps: RoundDependencies = { store, gateway: sessions, hub, models, events, evaluator, now, log, secaggCrypto: createSecAggCrypto() };
     const runtimes = new Map<string, FederationRuntime>();
     const runtimeOf = async (federation: FederationRecord): Promise<FederationRuntime> => {
       let runtime = runtimes.get(federation.id);

@@ -7,7 +7,7 @@ import { boolFlag, choiceFlag, numberFlag, parseFlags, requiredString, stringFla
 import { loadFashionMnist } from '../../shared/src/data/fashion-mnist.js';
 import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './datasets/partition.js';
 import { writeIdxPair } from './datasets/idx-writer.js';
-import { SIMULATION_DEFAULTS } from './defaults.js';
+import { DROPOUT_STAGES, SIMULATION_DEFAULTS } from './defaults.js';
 import type { SimulationOptions } from './defaults.js';
 import { createProgressDisplay, renderSummaryTable, summaryToJson, writeReport } from './report/index.js';
 
@@ -23,7 +23,9 @@ of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart
   --rounds R               committed rounds to run (default ${d.rounds})
   --seed S                 seeds partition, initial model, client identities, selection, dropouts (default ${d.seed})
   --partition SPEC         iid | dirichlet:ALPHA | shards:N (default ${d.partition})
-  --dropout RATE[@STAGE]   chance a selected client drops out of a round; STAGE = configuring, training, upload
+  --dropout RATE[@STAGE]   chance a selected client drops out of a round; STAGE = configuring, training, upload,
+                           or a secure-aggregation stage: advertise-keys, share-keys, masked-input,
+                           consistency-check, unmasking
                            or any (default any)
   --model NAME             fmnist-cnn (default) or fmnist-mlp
   --epochs E --batch-size B --lr LR --optimizer sgd|momentum|adam     local training (default ${d.epochs}, ${d.batchSize}, ${d.learningRate}, ${d.optimizer})
@@ -38,14 +40,26 @@ of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart
   --json                   print only the summary as one JSON object on stdout
   --keep-data              keep the coordinator's database and model files, and print where
   --verbose                coordinator and agent logs
+  --clip-norm C            clip each client update to L2 norm C (default none)
+  --secagg                 secure aggregation (SecAgg+): the coordinator learns only sums
+  --secagg-neighbours K    neighbour degree of the SecAgg+ graph (default 4·⌈log2 n⌉, even, at most n − 1)
+  --secagg-threshold T     Shamir threshold, more than K/2 (default ⌊K/2⌋ + 1)
+  --secagg-buckets B       bucketed mode: B independent secure sums (or --min-bucket-size M: as many as fit)
+  --secagg-clamp X         per-coordinate clamp before quantization (default the clip norm, or 1)
 `;
+
+const SECAGG_DROPOUT_STAGES: readonly string[] = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'];
+
+function optionalNumber(args: Parameters<typeof stringFlag>[0], name: string, limits: Parameters<typeof numberFlag>[3]): number | undefined {
+  return stringFlag(args, name) === undefined ? undefined : numberFlag(args, name, 0, limits);
+}
 
 /** "0.1", "0.1@training" -> rate and stage. */
 export function parseDropout(value: string | undefined): { rate: number; stage: SimulationOptions['dropoutStage'] } {
   if (value === undefined) return { rate: 0, stage: 'any' };
   const [rateText, stage = 'any', ...rest] = value.split('@');
   const rate = Number(rateText);
-  const stages = ['any', 'configuring', 'training', 'upload'];
+  const stages: readonly string[] = DROPOUT_STAGES;
   if (rest.length > 0 || rateText === undefined || rateText.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate >= 1 || !stages.includes(stage)) {
     throw new CohortError('CONFIG_INVALID', `--dropout: expected RATE[@STAGE] with RATE in [0, 1) and STAGE one of ${stages.join(', ')}, got "${value}"`);
   }
@@ -75,6 +89,13 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     backend: { type: 'string' },
     'report-dir': { type: 'string' },
     'training-deadline': { type: 'string' },
+    'clip-norm': { type: 'string' },
+    secagg: { type: 'boolean' },
+    'secagg-neighbours': { type: 'string' },
+    'secagg-threshold': { type: 'string' },
+    'secagg-buckets': { type: 'string' },
+    'min-bucket-size': { type: 'string' },
+    'secagg-clamp': { type: 'string' },
     json: { type: 'boolean' },
     'keep-data': { type: 'boolean' },
     verbose: { type: 'boolean' },
@@ -113,7 +134,19 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     configureDeadlineMs: d.configureDeadlineMs,
     keepData: boolFlag(args, 'keep-data'),
     verbose: boolFlag(args, 'verbose'),
+    clipNorm: numberFlag(args, 'clip-norm', 0, { min: 0, max: 1e6 }),
+    secagg: boolFlag(args, 'secagg'),
+    secaggNeighbours: optionalNumber(args, 'secagg-neighbours', { min: 1, max: 2000, integer: true }),
+    secaggThreshold: optionalNumber(args, 'secagg-threshold', { min: 1, max: 2000, integer: true }),
+    secaggBuckets: optionalNumber(args, 'secagg-buckets', { min: 1, max: 2000, integer: true }),
+    minBucketSize: numberFlag(args, 'min-bucket-size', 0, { min: 0, max: 2000, integer: true }),
+    secaggClamp: optionalNumber(args, 'secagg-clamp', { min: 1e-9, max: 1e6 }),
   };
+  const secaggOnly = ['secagg-neighbours', 'secagg-threshold', 'secagg-buckets', 'min-bucket-size', 'secagg-clamp'].find((f) => stringFlag(args, f) !== undefined);
+  if (secaggOnly !== undefined && !options.secagg) throw new CohortError('CONFIG_INVALID', `--${secaggOnly} needs --secagg`);
+  if (SECAGG_DROPOUT_STAGES.includes(options.dropoutStage) && !options.secagg) {
+    throw new CohortError('CONFIG_INVALID', `--dropout ...@${options.dropoutStage}: that stage exists only with --secagg`);
+  }
   const json = boolFlag(args, 'json');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const reportDir = path.resolve(stringFlag(args, 'report-dir') ?? path.join('reports', `sim-${stamp}-seed${options.seed}`));

@@ -7,7 +7,7 @@ export interface SimulationOptions {
   partition: string;
   /** Probability a selected client drops out of a round, and where. */
   dropout: number;
-  dropoutStage: 'any' | 'configuring' | 'training' | 'upload';
+  dropoutStage: DropoutStage;
   model: 'fmnist-cnn' | 'fmnist-mlp';
   epochs: number;
   batchSize: number;
@@ -31,7 +31,25 @@ export interface SimulationOptions {
   /** Keep the coordinator's temporary data folder (database, model files) and print where it is. */
   keepData: boolean;
   verbose: boolean;
+  /** L2 clip norm of client updates (0 = none). */
+  clipNorm: number;
+  /** Secure aggregation (SecAgg+). */
+  secagg: boolean;
+  /** SecAgg+ neighbour degree k (undefined = default from n). */
+  secaggNeighbours?: number;
+  /** Shamir threshold t (undefined = ⌊k/2⌋ + 1). */
+  secaggThreshold?: number;
+  /** Bucketed mode: number of buckets, or the minimum bucket size (0 = unbucketed). */
+  secaggBuckets?: number;
+  minBucketSize: number;
+  /** Per-coordinate clamp before quantization (undefined = the clip norm, or 1 without clipping). */
+  secaggClamp?: number;
 }
+
+/** Where a simulated dropout happens: any stage, or one of the round's stages. */
+export type DropoutStage = 'any' | 'configuring' | 'training' | 'upload' | 'advertise-keys' | 'share-keys' | 'masked-input' | 'consistency-check' | 'unmasking';
+
+export const DROPOUT_STAGES: readonly DropoutStage[] = ['any', 'configuring', 'training', 'upload', 'advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'];
 
 export const SIMULATION_DEFAULTS: SimulationOptions = {
   clients: 10,
@@ -59,4 +77,7 @@ export const SIMULATION_DEFAULTS: SimulationOptions = {
   configureDeadlineMs: 5_000,
   keepData: false,
   verbose: false,
+  clipNorm: 0,
+  secagg: false,
+  minBucketSize: 0,
 };

@@ -162,6 +162,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
         seed: options.seed,
         dropoutRate: options.dropout,
         dropoutStage: options.dropoutStage,
+        secagg: options.secagg,
         verbose: options.verbose,
       };
       const worker = new Worker(workerUrl(), { workerData: input });
@@ -230,7 +231,16 @@ export function simulationFederation(o: SimulationOptions): FederationConfig {
     name: `simulation-seed-${o.seed}`,
     task: 'fashion-mnist',
     model: { builtin: o.model, initSeed: o.seed },
-    plan: { epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.learningRate, seed: o.seed },
+    plan: { epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.learningRate, seed: o.seed, clipNorm: o.clipNorm },
+    secagg: {
+      enabled: o.secagg,
+      ...(o.secaggNeighbours === undefined ? {} : { neighbours: o.secaggNeighbours }),
+      ...(o.secaggThreshold === undefined ? {} : { threshold: o.secaggThreshold }),
+      ...(o.secaggBuckets === undefined ? {} : { buckets: o.secaggBuckets }),
+      minBucketSize: o.minBucketSize,
+      // Without clipping, a clamp of 1 bounds coordinates far beyond what a round of local training moves them.
+      ...(o.secagg && o.clipNorm === 0 ? { clamp: o.secaggClamp ?? 1 } : o.secaggClamp === undefined ? {} : { clamp: o.secaggClamp }),
+    },
     selection: { mode: 'fixed', cohortSize: cohort, overSelection: 0, minClients: Math.min(o.minClients, cohort), minConnected: o.clients },
     deadlines: { configureMs: o.configureDeadlineMs, trainingMs: o.trainingDeadlineMs, stageMs: 60_000 },
     serverOptimizer: { kind: o.serverOptimizer, ...(o.serverLearningRate === undefined ? {} : { learningRate: o.serverLearningRate }) },
@@ -260,11 +270,25 @@ function progressReport(round: number, state: 'committed' | 'aborted', reason: s
     participants: m['participants'] ?? 0,
     dropouts: m['dropouts'] ?? 0,
     dropoutsByStage: {},
+    bytesByStage: {},
     bytesUp: m['bytes_up'] ?? 0,
     bytesDown: m['bytes_down'] ?? 0,
     seconds: m['seconds'] ?? 0,
     modelVersion: m['version'] ?? null,
   };
+}
+
+/** Secure-aggregation traffic per stage from the round metrics (bytes_up_<stage>, bytes_down_<stage>). */
+function stageTraffic(m: Record<string, number>, survivors: Record<string, number>): RoundReport['bytesByStage'] {
+  const out: RoundReport['bytesByStage'] = {};
+  for (const stage of ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking']) {
+    const key = stage.replace(/-/g, '_');
+    const up = m[`bytes_up_${key}`];
+    const down = m[`bytes_down_${key}`];
+    if (up === undefined && down === undefined) continue;
+    out[stage] = { up: up ?? 0, down: down ?? 0, clients: survivors[stage] ?? 0 };
+  }
+  return out;
 }
 
 /** A stored round as the report shows it. */
@@ -282,9 +306,10 @@ export function roundReport(r: Round): RoundReport {
     trainLoss: m['client_train_loss'] ?? null,
     trainAccuracy: m['client_train_accuracy'] ?? null,
     selected: r.selected.length,
-    participants: r.survivors['training'] ?? 0,
+    participants: m['participants'] ?? r.survivors['training'] ?? r.survivors['masked-input'] ?? 0,
     dropouts: r.participations.filter((p) => p.dropped).length,
     dropoutsByStage,
+    bytesByStage: stageTraffic(m, r.survivors),
     bytesUp: r.bytesUp,
     bytesDown: r.bytesDown,
     seconds: r.endedAtMs > 0 ? (r.endedAtMs - r.startedAtMs) / 1000 : 0,

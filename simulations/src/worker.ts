@@ -10,6 +10,7 @@ import { ClientAgent } from '../../client/src/agent.js';
 import type { AgentRoundSummary, InjectedFault } from '../../client/src/agent.js';
 import { createTfjsTrainer } from '../../client/src/tfjs-trainer.js';
 import type { AgentTask } from '../../client/src/transport/coordinator-client.js';
+import type { DropoutStage } from './defaults.js';
 
 export interface WorkerClient {
   index: number;
@@ -27,7 +28,9 @@ export interface WorkerInput {
   /** Probability that a selected client drops out of a round. */
   dropoutRate: number;
   /** Where it drops: a fixed stage, or any (chosen per dropout). */
-  dropoutStage: 'any' | 'configuring' | 'training' | 'upload';
+  dropoutStage: DropoutStage;
+  /** Secure aggregation on: 'any' includes its stages. */
+  secagg: boolean;
   verbose: boolean;
 }
 
@@ -38,19 +41,34 @@ export type WorkerMessage =
   | { type: 'fatal'; message: string }
   | { type: 'stopped' };
 
-const FAULTS_BY_STAGE: Record<WorkerInput['dropoutStage'], InjectedFault[]> = {
+const FAULTS_BY_STAGE: Record<DropoutStage, InjectedFault[]> = {
   any: ['ignore-task', 'disconnect-before-training', 'disconnect-after-training'],
   configuring: ['ignore-task'],
   training: ['disconnect-before-training'],
   upload: ['disconnect-after-training'],
+  'advertise-keys': ['disconnect-at-advertise-keys'],
+  'share-keys': ['disconnect-at-share-keys'],
+  'masked-input': ['disconnect-at-masked-input'],
+  'consistency-check': ['disconnect-at-consistency-check'],
+  unmasking: ['disconnect-at-unmasking'],
 };
 
+/** With secure aggregation, 'any' also covers its five stages. */
+const SECURE_ANY: InjectedFault[] = [
+  ...FAULTS_BY_STAGE.any,
+  'disconnect-at-advertise-keys',
+  'disconnect-at-share-keys',
+  'disconnect-at-masked-input',
+  'disconnect-at-consistency-check',
+  'disconnect-at-unmasking',
+];
+
 /** Seeded per (simulation, client, round): the same run drops the same clients at the same rounds. */
-export function faultFor(input: Pick<WorkerInput, 'seed' | 'dropoutRate' | 'dropoutStage'>, clientIndex: number, roundNumber: number): InjectedFault {
+export function faultFor(input: Pick<WorkerInput, 'seed' | 'dropoutRate' | 'dropoutStage'> & { secagg?: boolean }, clientIndex: number, roundNumber: number): InjectedFault {
   if (input.dropoutRate <= 0) return 'none';
   const rng = createSeededRng(deriveSeed(input.seed, `dropout/${clientIndex}/${roundNumber}`));
   if (rng.nextFloat() >= input.dropoutRate) return 'none';
-  const choices = FAULTS_BY_STAGE[input.dropoutStage];
+  const choices = input.dropoutStage === 'any' && input.secagg === true ? SECURE_ANY : FAULTS_BY_STAGE[input.dropoutStage];
   return choices[Math.floor(rng.nextFloat() * choices.length)]!;
 }
 

@@ -18,6 +18,7 @@ function round(n: number, overrides: Partial<RoundReport> = {}): RoundReport {
     participants: 9,
     dropouts: 1,
     dropoutsByStage: { 'masked-input': 1 },
+    bytesByStage: {},
     bytesUp: 1_000_000,
     bytesDown: 2_000_000,
     seconds: 3.5,

@@ -30,6 +30,7 @@ import type {
   RoundTaskMessage,
   SchedulerOptions,
 } from '../../coordinator/src/round/index.js';
+import { createSecAggCrypto } from '../../shared/src/crypto/secagg-crypto.js';
 import { openStore } from '../../coordinator/src/store/index.js';
 import type { ClientCapabilitiesRecord, CoordinatorStore, FederationRecord } from '../../coordinator/src/store/index.js';
 
@@ -143,7 +144,7 @@ export class Harness {
     this.gateway = new InMemoryGateway({ hub: this.hub, models: this.models });
     this.events = new EventBus(Date.now);
     this.events.subscribe((event) => this.eventLog.push(event));
-    this.deps = { store: this.store, gateway: this.gateway, hub: this.hub, models: this.models, events: this.events, evaluator: null, now: Date.now, log };
+    this.deps = { store: this.store, gateway: this.gateway, hub: this.hub, models: this.models, events: this.events, evaluator: null, now: Date.now, log, secaggCrypto: createSecAggCrypto() };
     if (options.createFederation ?? true) {
       const file = this.store.modelFiles.put(float32ToBytes(initialWeights()));
       this.store.createFederation(
@@ -168,19 +169,19 @@ export class Harness {
   }
 
   /** Enrolls a client in the store (once) so it can be selected and its participation recorded. */
-  enroll(clientId: string, caps: ClientCapabilitiesRecord = capabilities()): void {
+  enroll(clientId: string, caps: ClientCapabilitiesRecord = capabilities(), identityPublicKey?: Uint8Array): void {
     if (this.store.getClient(clientId) !== null) return;
     const tokenHash = sha256Hex(`token-${clientId}`);
     const now = Date.now();
     this.store.createEnrollmentToken({ id: `tok-${clientId}`, tokenHash, label: clientId, createdAt: now, expiresAt: now + 3_600_000 }, 'operator');
-    const key = new Uint8Array(32);
-    key.set(new TextEncoder().encode(clientId.padEnd(32, '.')).subarray(0, 32));
+    const key = identityPublicKey ?? new Uint8Array(32);
+    if (identityPublicKey === undefined) key.set(new TextEncoder().encode(clientId.padEnd(32, '.')).subarray(0, 32));
     this.store.enrollClient({ tokenHash, now, client: { id: clientId, identityPublicKey: key, displayName: clientId, capabilities: caps } });
   }
 
   /** Enrolls (if needed) and connects a simulated client. */
-  connect(clientId: string, handler: InMemoryClientHandler | null, caps: ClientCapabilitiesRecord = capabilities()): InMemoryClient {
-    this.enroll(clientId, caps);
+  connect(clientId: string, handler: InMemoryClientHandler | null, caps: ClientCapabilitiesRecord = capabilities(), identityPublicKey?: Uint8Array): InMemoryClient {
+    this.enroll(clientId, caps, identityPublicKey);
     return this.gateway.connect(clientId, caps, handler);
   }
 

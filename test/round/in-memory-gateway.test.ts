@@ -1,3 +1,4 @@
+import { bytesToFloat32 } from '../../shared/src/core/tensor/bytes.js';
 // The in-memory ClientGateway on its own: sessions, message delivery, answers routed through the hub.
 import { describe, expect, it } from 'vitest';
 import { InMemoryGateway, RoundHub } from '../../coordinator/src/round/index.js';
@@ -15,14 +16,14 @@ function recordingRound(roundId: string, clients: string[]): ActiveRound & { see
     delivered,
     involves: (clientId) => clients.includes(clientId),
     exclusionReason: (clientId) => `client ${clientId} is not in round ${roundId}`,
-    onMessage: (clientId, message: InboundRoundMessage) => void seen.push(`${clientId}:${message.kind}:${message.kind === 'ack' ? message.accepted : message.reason}`),
+    onMessage: (clientId, message: InboundRoundMessage) => void seen.push(`${clientId}:${message.kind}:${message.kind === 'ack' ? message.accepted : message.kind === 'failed' ? message.reason : message.message.stage}`),
     onDisconnect: (clientId, reason) => void seen.push(`${clientId}:disconnect:${reason}`),
     beginUpload: (clientId, header: UploadHeaderInfo): UploadSink => {
       seen.push(`${clientId}:upload:${header.kind}:${header.totalBytes}:${header.numExamples}:${header.sha256.length}`);
       return {
         expectedBytes: header.totalBytes,
         expectedElements: header.totalBytes / 4,
-        deliver: (update) => void delivered.push(update.vector),
+        deliver: (update) => void delivered.push(bytesToFloat32(update.payload)),
         abandon: (reason) => void seen.push(`${clientId}:abandon:${reason}`),
       };
     },

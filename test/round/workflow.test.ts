@@ -1,3 +1,4 @@
+import { float32ToBytes } from '../../shared/src/core/tensor/bytes.js';
 // The plaintext round workflow end to end over the in-memory transport: a real store on a temp file, the real
 // strategy, simulated clients that accept, decline, go silent, disconnect, upload good and bad updates.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -322,7 +323,7 @@ describe('fixed mode with over-selection', () => {
     const result = await pending;
     expect(result.outcome).toBe('committed');
     // The bytes arrive too late; the transport abandons the upload as the gRPC adapter does.
-    expectCohortError(() => sink.deliver({ vector: rampDelta(9), numExamples: 5, metrics: {}, bytes: D * 4 }), 'ROUND_STALE');
+    expectCohortError(() => sink.deliver({ payload: float32ToBytes(rampDelta(9)), numExamples: 5, metrics: {}, bytes: D * 4 }), 'ROUND_STALE');
     sink.abandon('round no longer accepts the update');
 
     expect(endsOf(c[2]!).map((e) => e.outcome)).toEqual(['released']);
@@ -407,7 +408,7 @@ describe('cancellation', () => {
     controller.abort('federation paused by operator');
     const result = await pending;
     // c2's bytes arrive after the abort: refused, and c2 is not told a second time.
-    expectCohortError(() => inFlight.deliver({ vector: rampDelta(1), numExamples: 10, metrics: {}, bytes: D * 4 }), 'ROUND_STALE');
+    expectCohortError(() => inFlight.deliver({ payload: float32ToBytes(rampDelta(1)), numExamples: 10, metrics: {}, bytes: D * 4 }), 'ROUND_STALE');
     inFlight.abandon('round no longer accepts the update');
 
     expect(Date.now() - started).toBeLessThan(2000);

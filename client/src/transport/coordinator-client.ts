@@ -22,6 +22,8 @@ import {
 } from '../../../shared/src/protocol/mapping.js';
 import { enrollmentProofPayload, sessionChallengePayload } from '../../../shared/src/protocol/signing.js';
 import type { AgentCapabilities, ClientTrainingPlan, ModelReference, UpdateKind } from '../../../shared/src/protocol/types.js';
+import type { SecAggRequest } from '../../../shared/src/core/secagg/messages.js';
+import { secAggRequestFromProto } from '../../../shared/src/protocol/secagg-mapping.js';
 import { CHANNEL_OPTIONS, channelCredentials, metadataWith } from '../../../shared/src/transport/grpc-channel.js';
 import type { ChannelTls } from '../../../shared/src/transport/grpc-channel.js';
 
@@ -50,6 +52,8 @@ export interface SessionHandlers {
   /** A round task, with the session it arrived on (tasks are answered on that session). */
   onTask(task: AgentTask, session: OpenSession): void;
   onRoundEnd(end: AgentRoundEnd): void;
+  /** A secure-aggregation stage request for a round (answered on the same session). */
+  onSecAgg(roundId: string, request: SecAggRequest, session: OpenSession): void;
   /** A message the agent could not understand (logged; the session goes on). */
   onProtocolError(message: string): void;
 }
@@ -181,8 +185,14 @@ export class CoordinatorClient {
                 model: body.value.model === undefined ? null : modelRefFromProto(body.value.model),
               });
               return;
-            default:
-              input.handlers.onProtocolError(`unexpected ${body.$case} for round ${message.roundId}`);
+            default: {
+              const request = secAggRequestFromProto(body);
+              if (request === null || opened === null) {
+                input.handlers.onProtocolError(`unexpected ${body.$case} for round ${message.roundId}`);
+                return;
+              }
+              input.handlers.onSecAgg(message.roundId, request, opened);
+            }
           }
         } catch (error) {
           input.handlers.onProtocolError(`bad ${body.$case} message: ${(error as Error).message}`);

@@ -42,6 +42,7 @@ describe('parseFederationConfig defaults', () => {
       evaluation: null,
       rounds: 10,
       privacy: null,
+      secagg: { enabled: false, modulusBits: 32, minBucketSize: 0 },
       selectionSeed: 0,
       maxConsecutiveAborts: 10,
     });
@@ -120,6 +121,15 @@ describe('parseFederationConfig validation', () => {
     ['rounds', 1_000_001],
     ['selectionSeed', -1],
     ['maxConsecutiveAborts', 0],
+    ['secagg.enabled', 'yes'],
+    ['secagg.neighbours', 0],
+    ['secagg.threshold', 1.5],
+    ['secagg.modulusBits', 9],
+    ['secagg.modulusBits', 33],
+    ['secagg.clamp', 0],
+    ['secagg.weightCap', 0],
+    ['secagg.minBucketSize', 1],
+    ['secagg.buckets', 0],
   ];
 
   it.each(cases)('names %s in the error for %j', (path, value) => {
@@ -155,6 +165,19 @@ describe('parseFederationConfig validation', () => {
 
   it('requires the configure deadline to leave time for training, naming deadlines.configureMs', () => {
     expect(errorOf({ ...minimal, deadlines: { configureMs: 60_000, trainingMs: 60_000 } })).toBe('federation spec: deadlines.configureMs: must be < deadlines.trainingMs (60000)');
+  });
+
+  it('checks secure-aggregation settings against each other and the cohort, naming the field', () => {
+    const on = (secagg: Record<string, unknown>, rest: Record<string, unknown> = {}): Record<string, unknown> => ({ ...minimal, plan: { clipNorm: 1 }, ...rest, secagg: { enabled: true, ...secagg } });
+    expect(errorOf({ ...minimal, secagg: { enabled: true } })).toBe('federation spec: secagg.clamp: secure aggregation needs a bound on every coordinate: set plan.clipNorm or secagg.clamp');
+    expect(parseFederationConfig({ ...minimal, secagg: { enabled: true, clamp: 0.5 } }).secagg).toMatchObject({ enabled: true, clamp: 0.5 });
+    expect(errorOf(on({ neighbours: 6, threshold: 3 }))).toMatch(/^federation spec: secagg\.threshold: must be more than half of secagg\.neighbours \(6\)/);
+    expect(errorOf(on({ neighbours: 4, threshold: 5 }))).toBe('federation spec: secagg.threshold: must be <= secagg.neighbours (4)');
+    expect(errorOf(on({ modulusBits: 12 }, { selection: { cohortSize: 20, minClients: 2 } }))).toMatch(/^federation spec: secagg\.modulusBits: quantization\.maxInputs = 20 needs 5 headroom bits/);
+    expect(errorOf(on({ buckets: 4, minBucketSize: 4 }, { selection: { cohortSize: 12, minClients: 2 } }))).toBe('federation spec: secagg.buckets: 4 buckets of a cohort of 12 are smaller than secagg.minBucketSize (4)');
+    expect(errorOf(on({}, { selection: { cohortSize: 5, minClients: 1 } }))).toBe('federation spec: selection.minClients: must be >= 2 with secure aggregation (a sum of one client is that client)');
+    // Off, none of this is checked.
+    expect(parseFederationConfig({ ...minimal, secagg: { neighbours: 6, threshold: 3 } }).secagg.enabled).toBe(false);
   });
 
   it('reports every bad field at once, prefixed with the source', () => {

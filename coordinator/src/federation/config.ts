@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { CohortError } from '../../../shared/src/core/errors.js';
+import { quantizationParams } from '../../../shared/src/core/secagg/quantize.js';
 
 const positiveInt = z.number().int().min(1);
 const nonNegative = z.number().min(0);
@@ -87,6 +88,32 @@ const evaluationSchema = z
   })
   .strict();
 
+const secAggSchema = z
+  .object({
+    /** Secure aggregation (SecAgg+): the coordinator learns only sums. */
+    enabled: z.boolean().default(false),
+    /** Neighbour degree k of the SecAgg+ graph; default 4·⌈log2 n⌉ (even), at most n − 1. */
+    neighbours: positiveInt.optional(),
+    /** Shamir threshold t, more than half of k; default ⌊k/2⌋ + 1. */
+    threshold: positiveInt.optional(),
+    /** Inputs are quantized into Z_{2^modulusBits}. */
+    modulusBits: z.number().int().min(10).max(32).default(32),
+    /** Per-coordinate clamp before quantization, model units; default plan.clipNorm. */
+    clamp: z.number().gt(0).optional(),
+    /** Example counts are capped at this before weighting; default the largest count the cohort reports. */
+    weightCap: positiveInt.optional(),
+    /** Bucketed mode: independent secure sums of at least this many clients each; 0 = one sum. */
+    minBucketSize: z
+      .number()
+      .int()
+      .min(0)
+      .refine((m) => m !== 1, 'must be 0 (one secure sum) or at least 2: a sum of one client is that client')
+      .default(0),
+    /** Bucketed mode: exactly this many buckets (each still at least minBucketSize). */
+    buckets: positiveInt.optional(),
+  })
+  .strict();
+
 const privacySchema = z
   .object({
     targetEpsilon: z.number().gt(0),
@@ -113,6 +140,7 @@ const federationSchema = z
     evaluation: evaluationSchema.nullable().default(null),
     rounds: positiveInt.max(1_000_000).default(10),
     privacy: privacySchema.nullable().default(null),
+    secagg: secAggSchema.default(() => secAggSchema.parse({})),
     /** Seed for cohort selection; 0 = OS randomness. */
     selectionSeed: z.number().int().min(0).default(0),
     /** After this many aborted rounds in a row the federation fails and waits for an operator. */
@@ -122,6 +150,32 @@ const federationSchema = z
   .superRefine((f, ctx) => {
     if (f.selection.mode === 'fixed' && f.selection.minClients > f.selection.cohortSize) {
       ctx.addIssue({ code: 'custom', path: ['selection', 'minClients'], message: `must be <= selection.cohortSize (${f.selection.cohortSize})` });
+    }
+    const secagg = f.secagg;
+    if (secagg.enabled) {
+      if (secagg.clamp === undefined && f.plan.clipNorm === 0) {
+        ctx.addIssue({ code: 'custom', path: ['secagg', 'clamp'], message: 'secure aggregation needs a bound on every coordinate: set plan.clipNorm or secagg.clamp' });
+      }
+      if (secagg.threshold !== undefined && secagg.neighbours !== undefined && 2 * secagg.threshold <= secagg.neighbours) {
+        ctx.addIssue({ code: 'custom', path: ['secagg', 'threshold'], message: `must be more than half of secagg.neighbours (${secagg.neighbours}), or a dishonest coordinator could collect both shares of one client` });
+      }
+      if (secagg.threshold !== undefined && secagg.neighbours !== undefined && secagg.threshold > secagg.neighbours) {
+        ctx.addIssue({ code: 'custom', path: ['secagg', 'threshold'], message: `must be <= secagg.neighbours (${secagg.neighbours})` });
+      }
+      if (f.selection.minClients < 2) {
+        ctx.addIssue({ code: 'custom', path: ['selection', 'minClients'], message: 'must be >= 2 with secure aggregation (a sum of one client is that client)' });
+      }
+      // The fixed cohort bounds how many inputs one sum adds: check now that the modulus leaves them room.
+      if (f.selection.mode === 'fixed') {
+        try {
+          quantizationParams({ modulusBits: secagg.modulusBits, clamp: secagg.clamp ?? (f.plan.clipNorm || 1), maxInputs: f.selection.cohortSize, weightCap: 1 });
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', path: ['secagg', 'modulusBits'], message: (error as Error).message });
+        }
+      }
+      if (secagg.buckets !== undefined && secagg.minBucketSize > 0 && f.selection.mode === 'fixed' && Math.floor(f.selection.cohortSize / secagg.buckets) < secagg.minBucketSize) {
+        ctx.addIssue({ code: 'custom', path: ['secagg', 'buckets'], message: `${secagg.buckets} buckets of a cohort of ${f.selection.cohortSize} are smaller than secagg.minBucketSize (${secagg.minBucketSize})` });
+      }
     }
     // The training deadline runs from the moment tasks are sent, so it must leave time after the configure stage.
     if (f.deadlines.configureMs >= f.deadlines.trainingMs) {

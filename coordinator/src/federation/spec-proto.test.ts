@@ -33,6 +33,7 @@ const everyFieldSet: FederationConfig = parseFederationConfig({
   evaluation: { dataset: '/data/eval', split: 'train', maxExamples: 1000 },
   rounds: 42,
   privacy: { targetEpsilon: 8, targetDelta: 1e-5 },
+  secagg: { enabled: true, neighbours: 8, threshold: 5, modulusBits: 24, clamp: 0.5, weightCap: 600, minBucketSize: 5, buckets: 3 },
   selectionSeed: 12345,
   maxConsecutiveAborts: 4,
 });

@@ -94,6 +94,18 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
       : defined({ dataset: spec.evaluation.dataset, split: spec.evaluation.split || undefined, maxExamples: spec.evaluation.maxExamples }),
     rounds: nz(spec.rounds),
     privacy: spec.privacy === undefined || spec.privacy.targetEpsilon === 0 ? undefined : { targetEpsilon: spec.privacy.targetEpsilon, targetDelta: spec.privacy.targetDelta },
+    secagg: plan?.secagg === undefined
+      ? undefined
+      : defined({
+          enabled: plan.secagg.enabled,
+          neighbours: nz(plan.secagg.neighbours),
+          threshold: nz(plan.secagg.threshold),
+          modulusBits: nz(plan.secagg.quantization?.modulusBits ?? 0),
+          clamp: nz(plan.secagg.quantization?.clamp ?? 0),
+          weightCap: nz(plan.secagg.quantization?.weightCap ?? 0),
+          minBucketSize: plan.secagg.minBucketSize,
+          buckets: nz(plan.secagg.buckets),
+        }),
     selectionSeed: spec.selectionSeed,
     maxConsecutiveAborts: nz(spec.maxConsecutiveAborts),
   });
@@ -125,7 +137,15 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
       localEvalFraction: config.plan.localEvalFraction,
       clipping: { clipNorm: config.plan.clipNorm, adaptive: false, targetQuantile: 0 },
       noise: undefined,
-      secagg: undefined,
+      secagg: {
+        enabled: config.secagg.enabled,
+        neighbours: config.secagg.neighbours ?? 0,
+        threshold: config.secagg.threshold ?? 0,
+        quantization: { modulusBits: config.secagg.modulusBits, scale: 0, clamp: config.secagg.clamp ?? 0, maxInputs: 0, weightCap: config.secagg.weightCap ?? 0 },
+        minBucketSize: config.secagg.minBucketSize,
+        permutationCommitment: '',
+        buckets: config.secagg.buckets ?? 0,
+      },
     },
     selection: {
       mode: MODES[config.selection.mode],

@@ -2,10 +2,10 @@
  * fl.v1.ClientService on the coordinator: enrollment, the authenticated session stream, chunked model download and
  * chunked update upload. Validation happens here, before anything reaches the round workflow or the store.
  */
+import { secAggReplyFromProto, secAggRequestToProto } from '../../../shared/src/protocol/secagg-mapping.js';
 import { randomBytes } from 'node:crypto';
 import type { ServerDuplexStream, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
 import { CohortError } from '../../../shared/src/core/errors.js';
-import { bytesToFloat32 } from '../../../shared/src/core/tensor/bytes.js';
 import { createSha256, sha256Hex } from '../../../shared/src/crypto/hash.js';
 import { verify } from '../../../shared/src/crypto/sodium.js';
 import { RoundOutcome } from '../../../shared/src/gen/fl/v1/client.pb.js';
@@ -113,6 +113,7 @@ export function outboundToProto(message: OutboundMessage): CoordinatorMessage {
       },
     };
   }
+  if (message.kind === 'secagg') return { roundId: message.roundId, body: secAggRequestToProto(message.message) };
   const outcome = { committed: RoundOutcome.ROUND_OUTCOME_COMMITTED, aborted: RoundOutcome.ROUND_OUTCOME_ABORTED, released: RoundOutcome.ROUND_OUTCOME_RELEASED }[message.outcome];
   return {
     roundId: message.roundId,
@@ -223,9 +224,11 @@ function runSession(deps: ClientServiceDeps, call: ServerDuplexStream<ClientMess
         case 'hello':
         case 'challengeAnswer':
           throw new CohortError('FAILED_PRECONDITION', `session is already authenticated; unexpected ${body.$case}`);
-        default:
-          // Secure-aggregation stage messages belong to rounds that run the secure workflow; none does here.
-          deps.log(`client ${clientId} sent ${body.$case} for round ${message.roundId || '(none)'}, which expects no such message; ignored`);
+        default: {
+          const reply = secAggReplyFromProto(body);
+          if (reply === null) throw new CohortError('INVALID_ARGUMENT', `unexpected session message ${body.$case}`);
+          hub.dispatch(clientId, message.roundId, { kind: 'secagg', message: reply });
+        }
       }
     }
   });
@@ -321,7 +324,7 @@ async function uploadUpdate(deps: ClientServiceDeps, call: ServerReadableStream<
     if (received !== buffer.length) throw new CohortError('UPDATE_WRONG_LENGTH', `upload ended after ${received} of ${buffer.length} declared bytes`);
     const actual = hash.digestHex();
     if (actual !== expectedSha) throw new CohortError('UPDATE_HASH_MISMATCH', `upload SHA-256 ${actual} does not match the header's ${expectedSha}`);
-    sink.deliver({ vector: bytesToFloat32(buffer), numExamples, metrics, bytes: received });
+    sink.deliver({ payload: buffer, numExamples, metrics, bytes: received });
     return { sha256: actual, bytesReceived: received };
   } catch (error) {
     sink?.abandon(error instanceof Error ? error.message : 'upload failed');

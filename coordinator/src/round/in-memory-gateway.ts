@@ -15,6 +15,7 @@ import { sha256Hex } from '../../../shared/src/crypto/hash.js';
 import type { ModelRepository } from '../models.js';
 import type { ClientCapabilitiesRecord } from '../store/types.js';
 import type { ClientGateway, RoundHub, UploadSink } from './hub.js';
+import type { SecAggReply } from '../../../shared/src/core/secagg/messages.js';
 import type { ConnectedClient, ModelReference, OutboundMessage, UpdateKind } from './messages.js';
 
 /** What a simulated client does with each message the coordinator sends it; it answers through `client`. */
@@ -88,6 +89,23 @@ export class InMemoryClient {
     if (this.connected) this.hub.dispatch(this.clientId, roundId, { kind: 'ack', accepted: false, reason });
   }
 
+  /** Answers a secure-aggregation stage request. */
+  secagg(roundId: string, message: SecAggReply): void {
+    if (this.connected) this.hub.dispatch(this.clientId, roundId, { kind: 'secagg', message });
+  }
+
+  /** Uploads a masked input (uint32 words) in one go, as upload() does for a float32 delta. */
+  uploadMasked(roundId: string, masked: Uint32Array, options: InMemoryUploadOptions = {}): void {
+    const bytes = new Uint8Array(masked.buffer.slice(masked.byteOffset, masked.byteOffset + masked.byteLength));
+    const sink = this.beginUpload(roundId, bytes.byteLength, { ...options, kind: 'masked-uint32' }, sha256Hex(bytes));
+    try {
+      sink.deliver({ payload: bytes, numExamples: options.numExamples ?? 1, metrics: options.metrics ?? {}, bytes: bytes.byteLength });
+    } catch (error) {
+      sink.abandon(error instanceof Error ? error.message : 'upload failed');
+      throw error;
+    }
+  }
+
   /** Reports that local training failed. */
   fail(roundId: string, reason: string): void {
     if (this.connected) this.hub.dispatch(this.clientId, roundId, { kind: 'failed', reason });
@@ -115,7 +133,7 @@ export class InMemoryClient {
     const sink = this.beginUpload(roundId, bytes.byteLength, options, sha256Hex(bytes));
     try {
       // A copy: the coordinator owns what it received, whatever the caller does with its array afterwards.
-      sink.deliver({ vector: new Float32Array(delta), numExamples: options.numExamples ?? 1, metrics: options.metrics ?? {}, bytes: bytes.byteLength });
+      sink.deliver({ payload: bytes, numExamples: options.numExamples ?? 1, metrics: options.metrics ?? {}, bytes: bytes.byteLength });
     } catch (error) {
       sink.abandon(error instanceof Error ? error.message : 'upload failed');
       throw error;

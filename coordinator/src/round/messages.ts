@@ -5,6 +5,7 @@
 import type { ModelLayout } from '../../../shared/src/core/tensor/layout.js';
 import type { ClientCapabilitiesRecord } from '../store/types.js';
 
+import type { SecAggReply, SecAggRequest } from '../../../shared/src/core/secagg/messages.js';
 import type { ClientTrainingPlan, ModelReference, UpdateKind } from '../../../shared/src/protocol/types.js';
 
 export type { ClientTrainingPlan, ModelReference, UpdateKind };
@@ -35,12 +36,20 @@ export interface RoundEndMessage {
   model: ModelReference | null;
 }
 
-export type OutboundMessage = RoundTaskMessage | RoundEndMessage;
+/** A secure-aggregation stage request. */
+export interface SecAggStageMessage {
+  kind: 'secagg';
+  roundId: string;
+  message: SecAggRequest;
+}
+
+export type OutboundMessage = RoundTaskMessage | RoundEndMessage | SecAggStageMessage;
 
 /** Messages a client sends about a round over its session. */
 export type InboundRoundMessage =
   | { kind: 'ack'; accepted: boolean; reason: string }
-  | { kind: 'failed'; reason: string };
+  | { kind: 'failed'; reason: string }
+  | { kind: 'secagg'; message: SecAggReply };
 
 /** Header of an update upload, validated by the round before any byte is read. */
 export interface UploadHeaderInfo {
@@ -54,7 +63,8 @@ export interface UploadHeaderInfo {
 
 /** A fully received, hash-checked update. */
 export interface ReceivedUpdate {
-  vector: Float32Array;
+  /** The update bytes: float32 LE for delta-float32, uint32 LE for masked-uint32. */
+  payload: Uint8Array;
   numExamples: number;
   metrics: Record<string, number>;
   bytes: number;

@@ -7,6 +7,19 @@ import { CohortError, isCohortError } from '../../../shared/src/core/errors.js';
 import type { AggregationAccumulator, ServerOptimizerState, Strategy } from '../../../shared/src/core/aggregation/index.js';
 import { firstNonFinite } from '../../../shared/src/core/tensor/ops.js';
 import type { Rng } from '../../../shared/src/core/rng/rng.js';
+import { createSeededRng, deriveSeed } from '../../../shared/src/core/rng/rng.js';
+import { bytesToFloat32 } from '../../../shared/src/core/tensor/bytes.js';
+import type { SecAggCrypto } from '../../../shared/src/core/secagg/context.js';
+import { permutationCommitment } from '../../../shared/src/core/secagg/context.js';
+import { assignBuckets, bucketCount, neighbourGraph, resolveGraphParameters } from '../../../shared/src/core/secagg/graph.js';
+import type { SecAggReply, SecAggRequest, SecAggStage } from '../../../shared/src/core/secagg/messages.js';
+import type { QuantizationParams } from '../../../shared/src/core/secagg/quantize.js';
+import { dequantizeSum, quantizationParams, reduceModulus } from '../../../shared/src/core/secagg/quantize.js';
+import type { SecAggServer as SecAggServerType, StageOutcome, SumOutcome } from '../../../shared/src/core/secagg/server.js';
+import { SecAggServer } from '../../../shared/src/core/secagg/server.js';
+import { contributionFromWeightedSum } from '../../../shared/src/core/aggregation/contribution.js';
+import { secAggReplyWireBytes, secAggRequestWireBytes } from '../../../shared/src/protocol/secagg-mapping.js';
+import type { SecAggTaskPlan } from '../../../shared/src/protocol/types.js';
 import type { EventBus } from '../events.js';
 import type { FederationConfig } from '../federation/config.js';
 import type { ModelRepository } from '../models.js';
@@ -37,6 +50,8 @@ export interface RoundDependencies {
   evaluator: Evaluator | null;
   now: () => number;
   log: (line: string) => void;
+  /** Cryptography of secure aggregation (needed only by federations that enable it). */
+  secaggCrypto?: SecAggCrypto;
 }
 
 export interface RoundInput {
@@ -56,6 +71,22 @@ export type RoundResult =
   | { outcome: 'aborted'; round: RoundRecord; reason: string };
 
 type ParticipantStage = 'selected' | 'accepted' | 'uploading' | 'uploaded';
+
+/** The secure-aggregation stages in order, as round states. */
+const SECURE_STAGES: readonly SecAggStage[] = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'];
+
+/** A round's secure sums (one per bucket) and what it needs to decode them. */
+interface SecureRound {
+  plan: SecAggTaskPlan;
+  params: QuantizationParams;
+  /** One per bucket; a failed bucket keeps its server (stage 'failed') and its reason. */
+  servers: SecAggServerType[];
+  bucketOf: Map<string, number>;
+  /** Wire bytes per stage, all clients together. */
+  stageBytes: Map<string, { up: number; down: number }>;
+  /** Clients per stage that completed it (survivors per stage, all buckets). */
+  survivors: Record<string, number>;
+}
 
 interface Participant {
   clientId: string;
@@ -98,16 +129,17 @@ export function clientPlanOf(config: FederationConfig, roundNumber: number): Cli
     seed: (p.seed * 1_000_003 + roundNumber) % 2 ** 32,
     localEvalFraction: p.localEvalFraction,
     clipNorm: p.clipNorm,
+    secagg: null,
   };
 }
 
 /** Runs one round to its end. Never throws for client behaviour: that ends as an aborted round with a reason. */
 export async function runRound(deps: RoundDependencies, input: RoundInput): Promise<RoundResult> {
-  const round = new PlaintextRound(deps, input);
+  const round = new RoundRun(deps, input);
   return round.run();
 }
 
-class PlaintextRound implements ActiveRound {
+class RoundRun implements ActiveRound {
   readonly federationId: string;
   roundId = '';
   private record!: RoundRecord;
@@ -117,6 +149,7 @@ class PlaintextRound implements ActiveRound {
   private modelIn!: ModelVersionRecord;
   private weightsIn!: Float32Array;
   private waiter: { check: () => boolean; resolve: () => void } | null = null;
+  private secure: SecureRound | null = null;
   private taskSentAt = 0;
   private readonly startedAt: number;
 
@@ -182,6 +215,15 @@ class PlaintextRound implements ActiveRound {
     const trainingDeadline = this.taskSentAt + deadlines.trainingMs;
     const modelRef = this.deps.models.reference(this.modelIn);
     const plan = clientPlanOf(config, this.record.number);
+    if (config.secagg.enabled) {
+      try {
+        this.secure = this.secureRoundFor(cohort);
+      } catch (error) {
+        if (isCohortError(error)) return this.abort(`secure aggregation cannot run: ${error.message}`, { selected: cohort.length });
+        throw error;
+      }
+      plan.secagg = this.secure.plan;
+    }
     for (const clientId of cohort) {
       const sent = this.deps.gateway.send(clientId, {
         kind: 'task',
@@ -193,7 +235,7 @@ class PlaintextRound implements ActiveRound {
         layout: this.input.federation.layout,
         topologyJson: this.input.federation.topologyJson,
         plan,
-        updateKind: 'delta-float32',
+        updateKind: this.secure === null ? 'delta-float32' : 'masked-uint32',
         deadlineMs: trainingDeadline,
       });
       if (!sent) this.drop(clientId, 'configuring', 'not connected when the task was sent');
@@ -209,6 +251,7 @@ class PlaintextRound implements ActiveRound {
         configuring: accepted,
       });
     }
+    if (this.secure !== null) return this.secureStages({ selected: cohort.length, configuring: accepted }, trainingDeadline);
     this.setState('training', { survivors: { selected: cohort.length, configuring: accepted } });
 
     // training: updates stream into the accumulator as they arrive.
@@ -248,7 +291,9 @@ class PlaintextRound implements ActiveRound {
 
     const metrics: Record<string, number> = {
       ...this.clientMetricMeans(),
-      participants: aggregate.count,
+      ...this.secureMetrics(),
+      // Clients behind the aggregate: one per contribution in plaintext, the survivors of each bucket sum otherwise.
+      participants: this.secure === null ? aggregate.count : aggregate.verdicts.filter((v) => v.verdict !== 'rejected').reduce((n, v) => n + v.clientIds.length, 0),
       selected: survivors['selected'] ?? 0,
       dropouts: [...this.participants.values()].filter((p) => p.dropped).length,
       total_weight: aggregate.totalWeight,
@@ -277,7 +322,7 @@ class PlaintextRound implements ActiveRound {
         verdicts: aggregate.verdicts.map((v) => ({
           contributionId: v.contributionId,
           clientId: v.clientIds.length === 1 ? v.clientIds[0]! : null,
-          bucket: null,
+          bucket: this.bucketOfContribution(v.contributionId),
           verdict: v.verdict,
           reason: v.reason,
           scores: v.scores,
@@ -341,7 +386,9 @@ class PlaintextRound implements ActiveRound {
   onMessage(clientId: string, message: InboundRoundMessage): void {
     const p = this.participants.get(clientId);
     if (p === undefined || p.dropped || p.released) return;
-    if (message.kind === 'failed') {
+    if (message.kind === 'secagg') {
+      this.onSecAggReply(clientId, message.message);
+    } else if (message.kind === 'failed') {
       this.drop(clientId, this.state, `client reported failure: ${message.reason}`);
     } else if (!message.accepted) {
       this.drop(clientId, 'configuring', `declined the task: ${message.reason}`);
@@ -366,11 +413,12 @@ class PlaintextRound implements ActiveRound {
   beginUpload(clientId: string, header: UploadHeaderInfo): UploadSink {
     const p = this.participants.get(clientId)!;
     const n = this.record.number;
-    if (this.state !== 'configuring' && this.state !== 'training') {
+    if (this.secure === null && this.state !== 'configuring' && this.state !== 'training') {
       throw new CohortError('ROUND_WRONG_STAGE', `round ${n} is in stage ${this.state}, not accepting updates`);
     }
     if (p.stage === 'uploaded') throw new CohortError('FAILED_PRECONDITION', `update for round ${n} was already received from client ${clientId}`);
     if (p.stage === 'uploading') throw new CohortError('FAILED_PRECONDITION', `an upload for round ${n} from client ${clientId} is already in progress`);
+    if (this.secure !== null) return this.beginMaskedUpload(p, header);
     if (header.kind !== 'delta-float32') {
       throw new CohortError('INVALID_ARGUMENT', `round ${n} expects delta-float32 updates (plaintext aggregation), got ${header.kind}`);
     }
@@ -407,7 +455,7 @@ class PlaintextRound implements ActiveRound {
     }
     try {
       // The accumulator checks length and finiteness itself (one pass) and adds nothing when it refuses.
-      this.accumulator.add({ id: p.clientId, clientIds: [p.clientId], delta: update.vector, weight: update.numExamples });
+      this.accumulator.add({ id: p.clientId, clientIds: [p.clientId], delta: bytesToFloat32(update.payload), weight: update.numExamples });
     } catch (error) {
       this.drop(p.clientId, this.state, `protocol violation: ${(error as Error).message}`);
       this.notify();
@@ -419,6 +467,327 @@ class PlaintextRound implements ActiveRound {
     p.bytesUp += update.bytes;
     this.progress();
     this.notify();
+  }
+
+  // Secure aggregation.
+
+  /** Buckets' quantization and graph settings, fixed when tasks are sent (throws CONFIG_INVALID when they cannot work). */
+  private secureRoundFor(cohort: readonly string[]): SecureRound {
+    const { config } = this.input;
+    const s = config.secagg;
+    const clamp = s.clamp ?? config.plan.clipNorm;
+    let weightCap = s.weightCap ?? 0;
+    if (weightCap === 0) {
+      // The counts clients report at session open bound their weights; nothing secret is learned from the cap.
+      const counts = this.deps.gateway.connected().filter((c) => cohort.includes(c.clientId)).map((c) => c.capabilities.numExamples);
+      weightCap = Math.max(1, ...counts);
+      if (config.plan.maxExamples > 0) weightCap = Math.min(weightCap, config.plan.maxExamples);
+    }
+    const params = quantizationParams({ modulusBits: s.modulusBits, clamp, maxInputs: cohort.length, weightCap });
+    const plan: SecAggTaskPlan = { modulusBits: s.modulusBits, clamp, maxInputs: cohort.length, weightCap, buckets: 1 };
+    return { plan, params, servers: [], bucketOf: new Map(), stageBytes: new Map(), survivors: {} };
+  }
+
+  private secAggCrypto(): SecAggCrypto {
+    const crypto = this.deps.secaggCrypto;
+    if (crypto === undefined) throw new CohortError('INTERNAL', 'secure aggregation is enabled but the coordinator was built without its cryptography');
+    return crypto;
+  }
+
+  /** advertise-keys → share-keys → masked-input → consistency-check → unmasking, then the bucket sums are aggregated. */
+  private async secureStages(survivors: Record<string, number>, trainingDeadline: number): Promise<RoundResult> {
+    const secure = this.secure!;
+    const { config, signal, federation } = this.input;
+    const crypto = this.secAggCrypto();
+    const accepted = this.live().map((p) => p.clientId).sort();
+
+    // Buckets by a committed permutation; a SecAgg+ graph inside each.
+    let groups: string[][];
+    let buckets: { commitment: Uint8Array; seed: Uint8Array; cohortIds: string[]; count: number } | null = null;
+    try {
+      const count = bucketCount(accepted.length, { minBucketSize: config.secagg.minBucketSize, buckets: config.secagg.buckets });
+      if (count > 1) {
+        const seed = crypto.randomBytes(32);
+        buckets = { seed, commitment: permutationCommitment(crypto, federation.id, this.roundId, seed), cohortIds: accepted, count };
+        groups = assignBuckets(accepted, seed, count);
+      } else {
+        groups = [accepted];
+      }
+      const graphRng = createSeededRng(deriveSeed(this.roundId, 'secagg-graph'));
+      secure.servers = groups.map((members, bucket) => {
+        const { degree, threshold } = resolveGraphParameters(members.length, { neighbours: config.secagg.neighbours, threshold: config.secagg.threshold });
+        for (const id of members) secure.bucketOf.set(id, bucket);
+        return new SecAggServer({
+          context: { federationId: federation.id, roundId: this.roundId, bucket },
+          memberIds: members,
+          neighbours: neighbourGraph(members, degree, graphRng),
+          threshold,
+          vectorLength: this.weightsIn.length + 1,
+          crypto,
+          identityKeyOf: (id) => this.deps.store.getClient(id)?.identityPublicKey ?? null,
+          buckets,
+        });
+      });
+    } catch (error) {
+      if (isCohortError(error)) return this.abort(`secure aggregation cannot run with ${accepted.length} clients: ${error.message}`, survivors);
+      throw error;
+    }
+    secure.plan.buckets = groups.length;
+
+    for (const stage of SECURE_STAGES) {
+      this.setState(stage, { survivors: { ...survivors, ...secure.survivors } });
+      if (stage === 'advertise-keys') {
+        for (const server of secure.servers) {
+          for (const [id, request] of server.advertiseRequests()) this.sendSecAgg(id, { stage, bucket: server.context.bucket, request });
+        }
+      }
+      const deadline = stage === 'masked-input' ? Math.max(trainingDeadline, this.deps.now() + config.deadlines.stageMs) : this.deps.now() + config.deadlines.stageMs;
+      await this.waitUntil(() => secure.servers.every((server) => server.stage !== stage || server.pendingClients().length === 0), deadline, signal);
+      if (signal.aborted) return this.abort(abortReasonOf(signal), { ...survivors, ...secure.survivors });
+      const failures: string[] = [];
+      let completed = 0;
+      for (const server of secure.servers) {
+        if (server.stage !== stage) continue;
+        const outcome = this.closeSecureStage(server, stage);
+        this.syncSecAggDrops(server);
+        completed += stage === 'masked-input' ? server.inputClients().length : server.liveClients().length;
+        if (!outcome.ok) {
+          failures.push(outcome.reason);
+          this.failBucket(server, stage, outcome.reason);
+          continue;
+        }
+        if ('requests' in outcome) for (const [id, request] of outcome.requests) this.sendSecAgg(id, nextRequest(stage, request));
+      }
+      secure.survivors[stage] = completed;
+      const working = secure.servers.filter((server) => server.stage !== 'failed');
+      const contributing = working.reduce((n, server) => n + (SECURE_STAGES.indexOf(stage) >= 2 ? server.inputClients().length : server.liveClients().length), 0);
+      if (working.length === 0 || contributing < config.selection.minClients) {
+        const why = failures.length > 0 ? failures.join('; ') : `${contributing} clients left, minimum ${config.selection.minClients}`;
+        return this.abort(working.length === 0 && secure.servers.length === 1 ? why : `secure aggregation failed at ${stage} (${working.length} of ${secure.servers.length} buckets left): ${why}`, {
+          ...survivors,
+          ...secure.survivors,
+        });
+      }
+    }
+
+    // aggregating: each bucket's sum, decoded, is one contribution (its weighted mean and total weight).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const all = { ...survivors, ...secure.survivors };
+    this.setState('aggregating', { survivors: all });
+    this.accumulator = this.input.strategy.createAccumulator(this.weightsIn.length);
+    for (const server of secure.servers) {
+      if (server.stage !== 'done') continue;
+      const { sum, survivorIds } = this.bucketSums.get(server.context.bucket)!;
+      reduceModulus(sum, secure.params.modulusBits);
+      const decoded = dequantizeSum(sum, secure.params);
+      const weightedSum = decoded.weightedSum;
+      // Σ ω·x with ω = min(n, cap)/cap: scale by cap to get Σ min(n, cap)·x over Σ min(n, cap) examples.
+      for (let i = 0; i < weightedSum.length; i++) weightedSum[i] = weightedSum[i]! * secure.params.weightCap;
+      if (!(decoded.totalWeight > 0)) {
+        this.deps.log(`round ${this.record.number}: bucket ${server.context.bucket} decoded a total weight of ${decoded.totalWeight}; left out`);
+        continue;
+      }
+      try {
+        this.accumulator.add(contributionFromWeightedSum({ id: `bucket-${server.context.bucket}`, clientIds: survivorIds, weightedSum, totalWeight: decoded.totalWeight }));
+      } catch (error) {
+        if (!isCohortError(error)) throw error;
+        this.deps.log(`round ${this.record.number}: bucket ${server.context.bucket} refused by the aggregation rule: ${error.message}`);
+      }
+    }
+    if (this.accumulator.count === 0) return this.abort('no bucket sum could be aggregated', all);
+    return this.aggregateAndCommit(all);
+  }
+
+  private readonly bucketSums = new Map<number, { sum: Uint32Array; survivorIds: string[] }>();
+
+  private closeSecureStage(server: SecAggServerType, stage: SecAggStage): StageOutcome<unknown> | SumOutcome {
+    switch (stage) {
+      case 'advertise-keys':
+        return server.closeAdvertiseKeys();
+      case 'share-keys':
+        return server.closeShareKeys();
+      case 'masked-input':
+        return server.closeMaskedInput();
+      case 'consistency-check':
+        return server.closeConsistencyCheck();
+      case 'unmasking': {
+        const outcome = server.closeUnmasking();
+        if (outcome.ok) this.bucketSums.set(server.context.bucket, { sum: outcome.sum, survivorIds: outcome.survivorIds });
+        return outcome;
+      }
+    }
+  }
+
+  private sendSecAgg(clientId: string, message: SecAggRequest): void {
+    const p = this.participants.get(clientId);
+    if (p === undefined || p.dropped || p.released) return;
+    if (!this.deps.gateway.send(clientId, { kind: 'secagg', roundId: this.roundId, message })) {
+      this.secure!.servers[this.secure!.bucketOf.get(clientId)!]!.drop(clientId, `not connected when ${message.stage} was sent`);
+      this.syncSecAggDrops(this.secure!.servers[this.secure!.bucketOf.get(clientId)!]!);
+      return;
+    }
+    const bytes = secAggRequestWireBytes(this.roundId, message);
+    p.bytesDown += bytes;
+    this.stageBytes(message.stage).down += bytes;
+  }
+
+  private onSecAggReply(clientId: string, reply: SecAggReply): void {
+    const secure = this.secure;
+    const p = this.participants.get(clientId)!;
+    if (secure === null) {
+      this.drop(clientId, this.state, `protocol violation: sent ${reply.stage} in a plaintext round`);
+      return;
+    }
+    const server = secure.servers[secure.bucketOf.get(clientId) ?? -1];
+    if (server === undefined) {
+      this.drop(clientId, this.state, `protocol violation: sent ${reply.stage} before the secure stages began`);
+      return;
+    }
+    const bytes = secAggReplyWireBytes(this.roundId, reply);
+    p.bytesUp += bytes;
+    this.stageBytes(reply.stage).up += bytes;
+    try {
+      switch (reply.stage) {
+        case 'advertise-keys':
+          server.receiveAdvertisedKeys(clientId, reply.reply);
+          break;
+        case 'share-keys':
+          server.receiveSharedKeys(clientId, reply.reply);
+          break;
+        case 'masked-input':
+          // The masked input itself arrives through UploadUpdate; this only announces it.
+          break;
+        case 'consistency-check':
+          server.receiveConsistencySignature(clientId, reply.reply);
+          break;
+        case 'unmasking':
+          server.receiveUnmaskShares(clientId, reply.reply);
+          break;
+      }
+    } catch (error) {
+      if (!isCohortError(error)) throw error;
+      this.deps.log(`round ${this.record.number}: ${error.message}`);
+    } finally {
+      this.syncSecAggDrops(server);
+    }
+  }
+
+  private beginMaskedUpload(p: Participant, header: UploadHeaderInfo): UploadSink {
+    const secure = this.secure!;
+    const n = this.record.number;
+    if (header.kind !== 'masked-uint32') {
+      throw new CohortError('INVALID_ARGUMENT', `round ${n} runs secure aggregation and expects masked-uint32 updates, got ${header.kind}`);
+    }
+    if (this.state !== 'masked-input') throw new CohortError('ROUND_WRONG_STAGE', `round ${n} is in stage ${this.state}, not accepting masked inputs`);
+    const server = secure.servers[secure.bucketOf.get(p.clientId) ?? -1];
+    if (server === undefined || server.stage !== 'masked-input') throw new CohortError('ROUND_WRONG_STAGE', `the secure sum of client ${p.clientId} is not accepting masked inputs`);
+    const words = this.weightsIn.length + 1;
+    if (header.totalBytes !== words * 4) {
+      server.drop(p.clientId, `protocol violation at masked-input: declared ${header.totalBytes} bytes; a masked input is ${words} uint32 words (${words * 4} bytes)`, true);
+      this.syncSecAggDrops(server);
+      this.notify();
+      throw new CohortError('UPDATE_WRONG_LENGTH', `masked input declares ${header.totalBytes} bytes; round ${n} expects ${words} uint32 words (${words * 4} bytes)`);
+    }
+    try {
+      server.checkMaskedInput(p.clientId, words);
+    } catch (error) {
+      this.syncSecAggDrops(server);
+      this.notify();
+      throw error;
+    }
+    p.stage = 'uploading';
+    return {
+      expectedBytes: words * 4,
+      expectedElements: words,
+      deliver: (update) => {
+        if (p.dropped || p.released || this.state !== 'masked-input' || server.stage !== 'masked-input') {
+          throw new CohortError('ROUND_STALE', `round ${n} no longer accepts the masked input of client ${p.clientId}`);
+        }
+        const payload = update.payload;
+        // An aligned copy: the bytes may sit at any offset of a larger buffer.
+        const words32 = new Uint32Array(payload.byteLength / 4);
+        new Uint8Array(words32.buffer).set(payload);
+        try {
+          server.receiveMaskedInput(p.clientId, words32);
+        } catch (error) {
+          this.syncSecAggDrops(server);
+          this.notify();
+          throw error;
+        }
+        p.stage = 'uploaded';
+        p.numExamples = update.numExamples;
+        p.bytesUp += update.bytes;
+        this.stageBytes('masked-input').up += update.bytes;
+        this.progress();
+        this.notify();
+      },
+      abandon: (reason) => {
+        if (p.stage === 'uploading' && this.involves(p.clientId) && this.state === 'masked-input') {
+          p.stage = 'accepted';
+          server.drop(p.clientId, `upload failed: ${reason}`);
+          this.syncSecAggDrops(server);
+          this.notify();
+        }
+      },
+    };
+  }
+
+  /** Mirrors the secure sum's drops in the participant records (a client whose input is in a sum stays a survivor). */
+  private syncSecAggDrops(server: SecAggServerType): void {
+    for (const d of server.takeDrops()) {
+      const p = this.participants.get(d.clientId);
+      if (p === undefined || p.dropped || p.released) continue;
+      if (p.stage === 'uploaded') {
+        this.deps.log(`round ${this.record.number}: client ${d.clientId} (input in the sum) stopped at ${d.stage}: ${d.reason}`);
+        continue;
+      }
+      this.drop(d.clientId, d.stage, d.reason);
+    }
+  }
+
+  /** A bucket whose secure sum failed: its clients are released and its inputs never decoded. */
+  private failBucket(server: SecAggServerType, stage: SecAggStage, reason: string): void {
+    this.deps.log(`round ${this.record.number}: secure sum of bucket ${server.context.bucket} failed: ${reason}`);
+    for (const id of server.liveClients().concat(server.inputClients())) {
+      const p = this.participants.get(id);
+      if (p === undefined || p.dropped || p.released) continue;
+      p.dropped = true;
+      p.dropoutStage = stage;
+      p.dropoutReason = `secure sum of bucket ${server.context.bucket} failed: ${reason}`;
+      if (p.stage === 'uploaded') p.stage = 'accepted';
+      this.deps.gateway.send(id, { kind: 'end', roundId: this.roundId, outcome: 'released', reason: p.dropoutReason, model: null });
+    }
+  }
+
+  private stageBytes(stage: string): { up: number; down: number } {
+    const map = this.secure!.stageBytes;
+    let entry = map.get(stage);
+    if (entry === undefined) {
+      entry = { up: 0, down: 0 };
+      map.set(stage, entry);
+    }
+    return entry;
+  }
+
+  private bucketOfContribution(contributionId: string): number | null {
+    const match = /^bucket-(\d+)$/.exec(contributionId);
+    return this.secure === null || match === null ? null : Number(match[1]);
+  }
+
+  /** Round metrics of secure aggregation: buckets, and bytes per stage (all clients, and per client of the stage). */
+  private secureMetrics(): Record<string, number> {
+    const secure = this.secure;
+    if (secure === null) return {};
+    const out: Record<string, number> = {
+      secagg_buckets: secure.servers.length,
+      secagg_buckets_failed: secure.servers.filter((s) => s.stage === 'failed').length,
+    };
+    for (const [stage, bytes] of secure.stageBytes) {
+      const key = stage.replace(/-/g, '_');
+      out[`bytes_up_${key}`] = bytes.up;
+      out[`bytes_down_${key}`] = bytes.down;
+    }
+    return out;
   }
 
   // Bookkeeping.
@@ -450,7 +819,12 @@ class PlaintextRound implements ActiveRound {
     const p = this.participants.get(clientId);
     // An update already in the accumulator cannot be taken out again: a client that uploaded has done its part,
     // whatever it says or does afterwards (disconnects, reports a failure), and counts as a survivor.
-    if (p === undefined || p.dropped || p.stage === 'uploaded') return;
+    if (p === undefined || p.dropped) return;
+    // The secure sum stops waiting for the client too (a no-op when it is the one that dropped it).
+    const secure = this.secure;
+    const bucket = secure?.bucketOf.get(clientId);
+    if (secure !== null && bucket !== undefined) secure.servers[bucket]!.drop(clientId, reason);
+    if (p.stage === 'uploaded') return;
     p.dropped = true;
     p.dropoutStage = stage;
     p.dropoutReason = reason;
@@ -554,6 +928,22 @@ class PlaintextRound implements ActiveRound {
       backend: p.backend,
       verdict: null,
     }));
+  }
+}
+
+/** The request that opens the stage after `stage`, from what closing `stage` produced. */
+function nextRequest(stage: SecAggStage, request: unknown): SecAggRequest {
+  switch (stage) {
+    case 'advertise-keys':
+      return { stage: 'share-keys', request: request as Extract<SecAggRequest, { stage: 'share-keys' }>['request'] };
+    case 'share-keys':
+      return { stage: 'masked-input', request: request as Extract<SecAggRequest, { stage: 'masked-input' }>['request'] };
+    case 'masked-input':
+      return { stage: 'consistency-check', request: request as Extract<SecAggRequest, { stage: 'consistency-check' }>['request'] };
+    case 'consistency-check':
+      return { stage: 'unmasking', request: request as Extract<SecAggRequest, { stage: 'unmasking' }>['request'] };
+    case 'unmasking':
+      throw new CohortError('INTERNAL', 'unmasking is the last secure-aggregation stage');
   }
 }
 

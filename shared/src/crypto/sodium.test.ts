@@ -1,4 +1,5 @@
 // libsodium is initialised by test/helpers/setup.ts (cryptoReady), as at start-up.
+import sodiumLib from 'libsodium-wrappers-sumo';
 import { describe, expect, it } from 'vitest';
 import { isCohortError } from '../core/errors.js';
 import {
@@ -208,5 +209,57 @@ describe('randomBytes', () => {
   it('throws CohortError on a negative or fractional length', () => {
     expectInvalidArgument(() => randomBytes(-1), /randomBytes length/);
     expectInvalidArgument(() => randomBytes(1.5), /randomBytes length/);
+  });
+});
+
+describe('known-answer tests: RFC 7748 X25519 and RFC 8439 ChaCha20-Poly1305', () => {
+  it('matches the two RFC 7748 §5.2 scalar multiplication vectors through scalarmult', () => {
+    // The second u-coordinate has its top bit set: X25519 must mask it (RFC 7748 §5), which libsodium does.
+    const vectors = [
+      {
+        scalar: 'a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4',
+        u: 'e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c',
+        output: 'c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552',
+      },
+      {
+        scalar: '4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d',
+        u: 'e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493',
+        output: '95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957',
+      },
+    ];
+    for (const v of vectors) expect(toHex(scalarmult(hex(v.scalar), hex(v.u))!)).toBe(v.output);
+  });
+
+  it('matches the RFC 7748 §5.2 iterated test after 1 and 1,000 iterations', () => {
+    // k = u = 9; each round: k, u = X25519(k, u), k.
+    let k: Uint8Array = new Uint8Array(32);
+    k[0] = 9;
+    let u: Uint8Array = k.slice();
+    const after = new Map<number, string>();
+    for (let i = 1; i <= 1000; i++) {
+      const next = scalarmult(k, u)!;
+      u = k;
+      k = next;
+      if (i === 1 || i === 1000) after.set(i, toHex(k));
+    }
+    expect(after.get(1)).toBe('422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079');
+    expect(after.get(1000)).toBe('684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51');
+  });
+
+  it('matches the RFC 8439 §2.8.2 ChaCha20-Poly1305 AEAD example (sunscreen), and opens it again', () => {
+    const key = hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f');
+    const nonce = hex('070000004041424344454647');
+    const aad = hex('50515253c0c1c2c3c4c5c6c7');
+    const plaintext = utf8("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+    const ciphertext =
+      'd31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36' +
+      '92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116';
+    const tag = '1ae10b594f09e26a7e902ecbd0600691';
+    const sealed = sodiumLib.crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, aad, null, nonce, key);
+    expect(toHex(sealed)).toBe(ciphertext + tag);
+    expect(sodiumLib.crypto_aead_chacha20poly1305_ietf_decrypt(null, hex(ciphertext + tag), aad, nonce, key)).toEqual(plaintext);
+    const tampered = hex(ciphertext + tag);
+    tampered[0]! ^= 1;
+    expect(() => sodiumLib.crypto_aead_chacha20poly1305_ietf_decrypt(null, tampered, aad, nonce, key)).toThrow();
   });
 });

@@ -46,6 +46,7 @@ const plan: ClientTrainingPlan = {
   seed: 1234,
   localEvalFraction: 0.1,
   clipNorm: 2.5,
+  secagg: null,
 };
 
 const caps: AgentCapabilities = {

@@ -10,7 +10,7 @@ import { ClientOptimizer, DType } from '../gen/fl/v1/common.pb.js';
 import type { ClientCapabilities, ModelLayout as ProtoLayout, TrainingPlan } from '../gen/fl/v1/common.pb.js';
 import { UpdateKind as ProtoUpdateKind } from '../gen/fl/v1/client.pb.js';
 import type { ModelRef } from '../gen/fl/v1/client.pb.js';
-import type { AgentCapabilities, ClientTrainingPlan, ModelReference, UpdateKind } from './types.js';
+import type { AgentCapabilities, ClientTrainingPlan, ModelReference, SecAggTaskPlan, UpdateKind } from './types.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -63,7 +63,18 @@ export function planToProto(plan: ClientTrainingPlan): TrainingPlan {
     localEvalFraction: plan.localEvalFraction,
     clipping: { clipNorm: plan.clipNorm, adaptive: false, targetQuantile: 0 },
     noise: undefined,
-    secagg: undefined,
+    secagg:
+      plan.secagg === null
+        ? undefined
+        : {
+            enabled: true,
+            neighbours: 0,
+            threshold: 0,
+            quantization: { modulusBits: plan.secagg.modulusBits, scale: 0, clamp: plan.secagg.clamp, maxInputs: plan.secagg.maxInputs, weightCap: plan.secagg.weightCap },
+            minBucketSize: 0,
+            permutationCommitment: '',
+            buckets: plan.secagg.buckets,
+          },
   };
 }
 
@@ -94,6 +105,25 @@ export function planFromProto(proto: TrainingPlan | undefined): ClientTrainingPl
     seed: nonNegative(proto.seed, 'seed'),
     localEvalFraction: belowOne(proto.localEvalFraction, 'local_eval_fraction'),
     clipNorm: nonNegative(proto.clipping?.clipNorm ?? 0, 'clipping.clip_norm'),
+    secagg: secAggPlanFromProto(proto.secagg),
+  };
+}
+
+function secAggPlanFromProto(proto: TrainingPlan['secagg']): SecAggTaskPlan | null {
+  if (proto === undefined || !proto.enabled) return null;
+  const q = proto.quantization;
+  if (q === undefined) throw new CohortError('INVALID_ARGUMENT', 'plan.secagg.quantization is missing');
+  const integer = (value: number, field: string, min: number, max: number): number => {
+    if (!Number.isInteger(value) || value < min || value > max) throw new CohortError('INVALID_ARGUMENT', `plan.secagg.${field} must be an integer in [${min}, ${max}], got ${value}`);
+    return value;
+  };
+  if (!(Number.isFinite(q.clamp) && q.clamp > 0)) throw new CohortError('INVALID_ARGUMENT', `plan.secagg.quantization.clamp must be > 0, got ${q.clamp}`);
+  return {
+    modulusBits: integer(q.modulusBits, 'quantization.modulus_bits', 8, 32),
+    clamp: q.clamp,
+    maxInputs: integer(q.maxInputs, 'quantization.max_inputs', 1, 2 ** 20),
+    weightCap: integer(q.weightCap, 'quantization.weight_cap', 1, 2 ** 31),
+    buckets: integer(proto.buckets === 0 ? 1 : proto.buckets, 'buckets', 1, 2 ** 20),
   };
 }
 

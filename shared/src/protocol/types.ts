@@ -33,6 +33,22 @@ export interface ClientTrainingPlan {
   localEvalFraction: number;
   /** L2 clip norm of the update in model units; 0 = none. */
   clipNorm: number;
+  /** Secure aggregation of this round, or null for a plaintext round. */
+  secagg: SecAggTaskPlan | null;
+}
+
+/** What a client needs before the secure-aggregation stages start: how to quantize its update. */
+export interface SecAggTaskPlan {
+  /** b: inputs live in Z_{2^b}. */
+  modulusBits: number;
+  /** Per-coordinate clamp before quantization, model units. */
+  clamp: number;
+  /** Most inputs one secure sum adds (sets the headroom bits). */
+  maxInputs: number;
+  /** Example counts are capped at this before weighting. */
+  weightCap: number;
+  /** Independent secure sums in the round (1 = unbucketed). */
+  buckets: number;
 }
 
 /** What the coordinator expects back: a plaintext float32 delta, or a masked uint32 vector (secure aggregation). */

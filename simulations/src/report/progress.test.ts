@@ -32,6 +32,7 @@ function report(round: number, overrides: Partial<RoundReport> = {}): RoundRepor
     participants: 10,
     dropouts: 0,
     dropoutsByStage: {},
+    bytesByStage: {},
     bytesUp: 4_100_000,
     bytesDown: 3_900_000,
     seconds: 12.3,

@@ -23,6 +23,7 @@ function round(n: number, overrides: Partial<RoundReport> = {}): RoundReport {
     participants: 10,
     dropouts: 0,
     dropoutsByStage: {},
+    bytesByStage: {},
     bytesUp: 4_123_456,
     bytesDown: 3_900_000,
     seconds: 12.34,

@@ -33,6 +33,13 @@ export function dropoutStages(rounds: readonly RoundReport[]): string[] {
   return [...seen].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Stages with traffic figures in any round (secure aggregation), in protocol order. */
+export function trafficStagesOf(rounds: readonly RoundReport[]): string[] {
+  const seen = new Set<string>();
+  for (const r of rounds) for (const stage of Object.keys(r.bytesByStage ?? {})) seen.add(stage);
+  return [...seen].sort((a, b) => STAGE_ORDER.indexOf(a) - STAGE_ORDER.indexOf(b));
+}
+
 /** One CSV field, quoted per RFC 4180 when it holds a comma, quote or line break (quotes doubled). */
 export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -51,6 +58,7 @@ function csvNumber(value: number | null): string {
  */
 export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
   const stages = dropoutStages(rounds);
+  const trafficStages = trafficStagesOf(rounds);
   const header = [
     'round',
     'state',
@@ -63,6 +71,7 @@ export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
     'participants',
     'dropouts',
     ...stages.map((s) => `dropouts_${s}`),
+    ...trafficStages.flatMap((s) => [`bytes_up_per_client_${s}`, `bytes_down_per_client_${s}`]),
     'bytes_up',
     'bytes_down',
     'seconds',
@@ -82,6 +91,10 @@ export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
       csvNumber(r.participants),
       csvNumber(r.dropouts),
       ...stages.map((s) => csvNumber(r.dropoutsByStage[s] ?? 0)),
+      ...trafficStages.flatMap((s) => {
+        const t = r.bytesByStage[s];
+        return t === undefined || t.clients === 0 ? ['', ''] : [csvNumber(Math.round(t.up / t.clients)), csvNumber(Math.round(t.down / t.clients))];
+      }),
       csvNumber(r.bytesUp),
       csvNumber(r.bytesDown),
       csvNumber(r.seconds),
@@ -528,8 +541,33 @@ export function renderSummaryTable(summary: SimulationSummary, options: SummaryT
       `traffic: ${formatMegabytes(summary.totalBytesUp)} MB up, ${formatMegabytes(summary.totalBytesDown)} MB down · ` +
       `wall time ${formatDuration(summary.totalSeconds)} (${summary.totalSeconds.toFixed(1)} s)`,
   );
+  const traffic = trafficStagesOf(summary.rounds);
+  if (traffic.length > 0) {
+    out.push('secure aggregation, per client and round (mean over rounds; survivors of the stage; dropouts at it):');
+    for (const stage of traffic) {
+      let up = 0;
+      let down = 0;
+      let clients = 0;
+      let lost = 0;
+      for (const r of summary.rounds) {
+        const t = r.bytesByStage[stage];
+        if (t !== undefined) {
+          up += t.up;
+          down += t.down;
+          clients += t.clients;
+        }
+        lost += r.dropoutsByStage[stage] ?? 0;
+      }
+      const per = (bytes: number): string => (clients === 0 ? 'n/a' : formatKilobytes(bytes / clients));
+      out.push(`  ${stage.padEnd(17)} ${per(up).padStart(10)} up ${per(down).padStart(10)} down · ${clients} survivors · ${lost} dropouts`);
+    }
+  }
   if (summary.reportDir) out.push(`report: ${oneLine(summary.reportDir)}`);
   return `${out.join('\n')}\n`;
+}
+
+function formatKilobytes(bytes: number): string {
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(2)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
 }
 
 // ───────────────────────────────────────────── JSON ─────────────────────────────────────────────
@@ -554,6 +592,7 @@ export function roundToJson(r: RoundReport): RoundReport {
     participants: r.participants,
     dropouts: r.dropouts,
     dropoutsByStage: { ...r.dropoutsByStage },
+    bytesByStage: Object.fromEntries(Object.entries(r.bytesByStage ?? {}).map(([k, v]) => [k, { ...v }])),
     bytesUp: r.bytesUp,
     bytesDown: r.bytesDown,
     seconds: r.seconds,

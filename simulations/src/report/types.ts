@@ -30,6 +30,11 @@ export interface RoundReport {
   dropouts: number;
   /** Dropouts broken down by the stage they were lost in (stage name → count). */
   dropoutsByStage: Record<string, number>;
+  /**
+   * Secure aggregation: session traffic per stage (stage name → bytes up and down over all clients, and the clients
+   * that completed the stage). Empty for a plaintext round.
+   */
+  bytesByStage: Record<string, StageTraffic>;
   /** Bytes sent by clients to the coordinator during the round. */
   bytesUp: number;
   /** Bytes sent by the coordinator to clients during the round. */
@@ -38,6 +43,14 @@ export interface RoundReport {
   seconds: number;
   /** Model version committed by this round; null when aborted. */
   modelVersion: number | null;
+}
+
+/** Traffic of one protocol stage in one round. */
+export interface StageTraffic {
+  up: number;
+  down: number;
+  /** Clients that completed the stage (its survivors). */
+  clients: number;
 }
 
 /** Everything known about one finished simulation run. */

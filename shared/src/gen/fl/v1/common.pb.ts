@@ -223,6 +223,10 @@ export interface QuantizationPlan {
   scale: number;
   /** Inputs are clamped to [-clamp, clamp] before scaling. */
   clamp: number;
+  /** Most inputs one secure sum adds (its bucket's size): sets the headroom bits so the sum cannot wrap. */
+  maxInputs: number;
+  /** Example counts are capped at this before they weight the update (the weight is min(n, cap) / cap). */
+  weightCap: number;
 }
 
 /** Secure-aggregation parameters of a round. */
@@ -239,6 +243,8 @@ export interface SecAggPlan {
   minBucketSize: number;
   /** SHA-256 commitment to the bucket permutation seed, revealed after keys are advertised. */
   permutationCommitment: string;
+  /** Number of buckets (independent secure sums) in this round; 1 = unbucketed. */
+  buckets: number;
 }
 
 /** Everything a client needs to train in one round. */
@@ -1244,7 +1250,7 @@ export const NoisePlan: MessageFns<NoisePlan> = {
 };
 
 function createBaseQuantizationPlan(): QuantizationPlan {
-  return { modulusBits: 0, scale: 0, clamp: 0 };
+  return { modulusBits: 0, scale: 0, clamp: 0, maxInputs: 0, weightCap: 0 };
 }
 
 export const QuantizationPlan: MessageFns<QuantizationPlan> = {
@@ -1257,6 +1263,12 @@ export const QuantizationPlan: MessageFns<QuantizationPlan> = {
     }
     if (message.clamp !== 0) {
       writer.uint32(25).double(message.clamp);
+    }
+    if (message.maxInputs !== 0) {
+      writer.uint32(32).uint32(message.maxInputs);
+    }
+    if (message.weightCap !== 0) {
+      writer.uint32(40).uint32(message.weightCap);
     }
     return writer;
   },
@@ -1298,6 +1310,22 @@ export const QuantizationPlan: MessageFns<QuantizationPlan> = {
             message.clamp = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxInputs = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.weightCap = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1319,6 +1347,16 @@ export const QuantizationPlan: MessageFns<QuantizationPlan> = {
         : 0,
       scale: isSet(object.scale) ? globalThis.Number(object.scale) : 0,
       clamp: isSet(object.clamp) ? globalThis.Number(object.clamp) : 0,
+      maxInputs: isSet(object.maxInputs)
+        ? globalThis.Number(object.maxInputs)
+        : isSet(object.max_inputs)
+        ? globalThis.Number(object.max_inputs)
+        : 0,
+      weightCap: isSet(object.weightCap)
+        ? globalThis.Number(object.weightCap)
+        : isSet(object.weight_cap)
+        ? globalThis.Number(object.weight_cap)
+        : 0,
     };
   },
 
@@ -1333,6 +1371,12 @@ export const QuantizationPlan: MessageFns<QuantizationPlan> = {
     if (message.clamp !== 0) {
       obj.clamp = floatToJson(message.clamp);
     }
+    if (message.maxInputs !== 0) {
+      obj.maxInputs = Math.round(message.maxInputs);
+    }
+    if (message.weightCap !== 0) {
+      obj.weightCap = Math.round(message.weightCap);
+    }
     return obj;
   },
 
@@ -1344,6 +1388,8 @@ export const QuantizationPlan: MessageFns<QuantizationPlan> = {
     message.modulusBits = object.modulusBits ?? 0;
     message.scale = object.scale ?? 0;
     message.clamp = object.clamp ?? 0;
+    message.maxInputs = object.maxInputs ?? 0;
+    message.weightCap = object.weightCap ?? 0;
     return message;
   },
 };
@@ -1356,6 +1402,7 @@ function createBaseSecAggPlan(): SecAggPlan {
     quantization: undefined,
     minBucketSize: 0,
     permutationCommitment: "",
+    buckets: 0,
   };
 }
 
@@ -1378,6 +1425,9 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
     }
     if (message.permutationCommitment !== "") {
       writer.uint32(50).string(message.permutationCommitment);
+    }
+    if (message.buckets !== 0) {
+      writer.uint32(56).uint32(message.buckets);
     }
     return writer;
   },
@@ -1443,6 +1493,14 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
             message.permutationCommitment = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.buckets = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1471,6 +1529,7 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
         : isSet(object.permutation_commitment)
         ? globalThis.String(object.permutation_commitment)
         : "",
+      buckets: isSet(object.buckets) ? globalThis.Number(object.buckets) : 0,
     };
   },
 
@@ -1494,6 +1553,9 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
     if (message.permutationCommitment !== "") {
       obj.permutationCommitment = message.permutationCommitment;
     }
+    if (message.buckets !== 0) {
+      obj.buckets = Math.round(message.buckets);
+    }
     return obj;
   },
 
@@ -1510,6 +1572,7 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
       : undefined;
     message.minBucketSize = object.minBucketSize ?? 0;
     message.permutationCommitment = object.permutationCommitment ?? "";
+    message.buckets = object.buckets ?? 0;
     return message;
   },
 };

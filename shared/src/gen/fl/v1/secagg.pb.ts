@@ -18,8 +18,16 @@ export interface AdvertiseKeysRequest {
   /** Ids of this client's neighbours in the SecAgg+ graph. */
   neighbourIds: string[];
   threshold: number;
-  /** SHA-256 (hex) commitment to the bucket permutation seed (bucketed mode). */
+  /** SHA-256 (hex) commitment to the bucket permutation seed (bucketed mode; empty otherwise). */
   permutationCommitment: string;
+  /**
+   * Bucketed mode: the whole selected cohort and the number of buckets, so the client can recompute its bucket
+   * from the seed revealed in share-keys and check that its neighbours are in it.
+   */
+  cohortIds: string[];
+  bucketCount: number;
+  /** The bucket (independent secure sum) this client belongs to; 0 when unbucketed. */
+  bucket: number;
 }
 
 /** Client -> coordinator: fresh X25519 public keys, signed with the enrolled Ed25519 identity. */
@@ -29,8 +37,12 @@ export interface AdvertisedKeys {
   cipherPublicKey: Buffer;
   /** X25519 key for pairwise masks (s_pk). */
   maskPublicKey: Buffer;
-  /** Ed25519 signature over the domain-separated (federation, round, client, c_pk, s_pk). */
+  /** Ed25519 signature over the domain-separated (federation, round, bucket, client, c_pk, s_pk, commitment). */
   signature: Buffer;
+  /** The enrolled Ed25519 identity key; client_id is derived from it, so a substituted key is detected. */
+  identityPublicKey: Buffer;
+  /** SHA-256 commitment to the self-mask seed, so its reconstruction can be checked. */
+  selfMaskCommitment: Buffer;
 }
 
 /** Coordinator -> client: neighbours' advertised keys (share-keys stage). */
@@ -85,7 +97,7 @@ export interface UnmaskRequest_SignaturesEntry {
   value: Buffer;
 }
 
-/** A Shamir share revealed for one neighbour. */
+/** A Shamir share revealed for one neighbour: 4-byte big-endian x || 33-byte big-endian y (p = 2^256 + 297). */
 export interface RevealedShare {
   ownerClientId: string;
   share: Buffer;
@@ -98,7 +110,7 @@ export interface UnmaskShares {
 }
 
 function createBaseAdvertiseKeysRequest(): AdvertiseKeysRequest {
-  return { neighbourIds: [], threshold: 0, permutationCommitment: "" };
+  return { neighbourIds: [], threshold: 0, permutationCommitment: "", cohortIds: [], bucketCount: 0, bucket: 0 };
 }
 
 export const AdvertiseKeysRequest: MessageFns<AdvertiseKeysRequest> = {
@@ -111,6 +123,15 @@ export const AdvertiseKeysRequest: MessageFns<AdvertiseKeysRequest> = {
     }
     if (message.permutationCommitment !== "") {
       writer.uint32(26).string(message.permutationCommitment);
+    }
+    for (const v of message.cohortIds) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.bucketCount !== 0) {
+      writer.uint32(40).uint32(message.bucketCount);
+    }
+    if (message.bucket !== 0) {
+      writer.uint32(48).uint32(message.bucket);
     }
     return writer;
   },
@@ -152,6 +173,30 @@ export const AdvertiseKeysRequest: MessageFns<AdvertiseKeysRequest> = {
             message.permutationCommitment = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cohortIds.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bucketCount = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.bucket = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -177,6 +222,17 @@ export const AdvertiseKeysRequest: MessageFns<AdvertiseKeysRequest> = {
         : isSet(object.permutation_commitment)
         ? globalThis.String(object.permutation_commitment)
         : "",
+      cohortIds: globalThis.Array.isArray(object?.cohortIds)
+        ? object.cohortIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.cohort_ids)
+        ? object.cohort_ids.map((e: any) => globalThis.String(e))
+        : [],
+      bucketCount: isSet(object.bucketCount)
+        ? globalThis.Number(object.bucketCount)
+        : isSet(object.bucket_count)
+        ? globalThis.Number(object.bucket_count)
+        : 0,
+      bucket: isSet(object.bucket) ? globalThis.Number(object.bucket) : 0,
     };
   },
 
@@ -191,6 +247,15 @@ export const AdvertiseKeysRequest: MessageFns<AdvertiseKeysRequest> = {
     if (message.permutationCommitment !== "") {
       obj.permutationCommitment = message.permutationCommitment;
     }
+    if (message.cohortIds?.length) {
+      obj.cohortIds = message.cohortIds;
+    }
+    if (message.bucketCount !== 0) {
+      obj.bucketCount = Math.round(message.bucketCount);
+    }
+    if (message.bucket !== 0) {
+      obj.bucket = Math.round(message.bucket);
+    }
     return obj;
   },
 
@@ -202,12 +267,22 @@ export const AdvertiseKeysRequest: MessageFns<AdvertiseKeysRequest> = {
     message.neighbourIds = object.neighbourIds?.map((e) => e) || [];
     message.threshold = object.threshold ?? 0;
     message.permutationCommitment = object.permutationCommitment ?? "";
+    message.cohortIds = object.cohortIds?.map((e) => e) || [];
+    message.bucketCount = object.bucketCount ?? 0;
+    message.bucket = object.bucket ?? 0;
     return message;
   },
 };
 
 function createBaseAdvertisedKeys(): AdvertisedKeys {
-  return { clientId: "", cipherPublicKey: Buffer.alloc(0), maskPublicKey: Buffer.alloc(0), signature: Buffer.alloc(0) };
+  return {
+    clientId: "",
+    cipherPublicKey: Buffer.alloc(0),
+    maskPublicKey: Buffer.alloc(0),
+    signature: Buffer.alloc(0),
+    identityPublicKey: Buffer.alloc(0),
+    selfMaskCommitment: Buffer.alloc(0),
+  };
 }
 
 export const AdvertisedKeys: MessageFns<AdvertisedKeys> = {
@@ -223,6 +298,12 @@ export const AdvertisedKeys: MessageFns<AdvertisedKeys> = {
     }
     if (message.signature.length !== 0) {
       writer.uint32(34).bytes(message.signature);
+    }
+    if (message.identityPublicKey.length !== 0) {
+      writer.uint32(42).bytes(message.identityPublicKey);
+    }
+    if (message.selfMaskCommitment.length !== 0) {
+      writer.uint32(50).bytes(message.selfMaskCommitment);
     }
     return writer;
   },
@@ -272,6 +353,22 @@ export const AdvertisedKeys: MessageFns<AdvertisedKeys> = {
             message.signature = Buffer.from(reader.bytes());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.identityPublicKey = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.selfMaskCommitment = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -302,6 +399,16 @@ export const AdvertisedKeys: MessageFns<AdvertisedKeys> = {
         ? Buffer.from(bytesFromBase64(object.mask_public_key))
         : Buffer.alloc(0),
       signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      identityPublicKey: isSet(object.identityPublicKey)
+        ? Buffer.from(bytesFromBase64(object.identityPublicKey))
+        : isSet(object.identity_public_key)
+        ? Buffer.from(bytesFromBase64(object.identity_public_key))
+        : Buffer.alloc(0),
+      selfMaskCommitment: isSet(object.selfMaskCommitment)
+        ? Buffer.from(bytesFromBase64(object.selfMaskCommitment))
+        : isSet(object.self_mask_commitment)
+        ? Buffer.from(bytesFromBase64(object.self_mask_commitment))
+        : Buffer.alloc(0),
     };
   },
 
@@ -319,6 +426,12 @@ export const AdvertisedKeys: MessageFns<AdvertisedKeys> = {
     if (message.signature.length !== 0) {
       obj.signature = base64FromBytes(message.signature);
     }
+    if (message.identityPublicKey.length !== 0) {
+      obj.identityPublicKey = base64FromBytes(message.identityPublicKey);
+    }
+    if (message.selfMaskCommitment.length !== 0) {
+      obj.selfMaskCommitment = base64FromBytes(message.selfMaskCommitment);
+    }
     return obj;
   },
 
@@ -331,6 +444,8 @@ export const AdvertisedKeys: MessageFns<AdvertisedKeys> = {
     message.cipherPublicKey = object.cipherPublicKey ?? Buffer.alloc(0);
     message.maskPublicKey = object.maskPublicKey ?? Buffer.alloc(0);
     message.signature = object.signature ?? Buffer.alloc(0);
+    message.identityPublicKey = object.identityPublicKey ?? Buffer.alloc(0);
+    message.selfMaskCommitment = object.selfMaskCommitment ?? Buffer.alloc(0);
     return message;
   },
 };

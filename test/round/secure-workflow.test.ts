@@ -1,0 +1,198 @@
+// The round workflow with secure aggregation over the in-memory transport: a real store, real crypto, simulated
+// clients that run the client state machine of shared/src/core/secagg (as the agent does) and drop out on cue.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSeededRng } from '../../shared/src/core/rng/rng.js';
+import { SecAggClient } from '../../shared/src/core/secagg/client.js';
+import type { SecAggStage } from '../../shared/src/core/secagg/messages.js';
+import { quantizationParams, quantizeWeighted } from '../../shared/src/core/secagg/quantize.js';
+import { createSecAggCrypto } from '../../shared/src/crypto/secagg-crypto.js';
+import { cryptoReady, signingKeyPairFromSeed } from '../../shared/src/crypto/sodium.js';
+import { sha256 } from '../../shared/src/crypto/hash.js';
+import { clientIdFromPublicKey } from '../../shared/src/protocol/identity.js';
+import type { SecAggTaskPlan } from '../../shared/src/protocol/types.js';
+import type { InMemoryClient, InMemoryClientHandler } from '../../coordinator/src/round/index.js';
+import { D, FEDERATION_ID, Harness, endsOf, fedAvgByHand, initialWeights, maxAbsDiff, testConfig } from './harness.js';
+import type { ConfigOverrides } from './harness.js';
+
+beforeAll(async () => {
+  await cryptoReady();
+});
+
+const harnesses: Harness[] = [];
+afterEach(() => {
+  for (const h of harnesses.splice(0)) h.close();
+});
+
+function secureHarness(overrides: ConfigOverrides = {}): Harness {
+  const config = testConfig({
+    plan: { clipNorm: 1 },
+    secagg: { enabled: true, ...overrides.secagg },
+    ...overrides,
+    selection: { cohortSize: 6, minClients: 3, ...overrides.selection },
+    deadlines: { configureMs: 200, trainingMs: 3000, stageMs: 1500, ...overrides.deadlines },
+  });
+  const h = new Harness({ config });
+  harnesses.push(h);
+  return h;
+}
+
+interface SecureBehaviour {
+  delta: Float32Array;
+  numExamples: number;
+  /** Stops answering (disconnects) when this stage's request arrives. */
+  dropAt?: SecAggStage;
+  /** Uploads a masked input this many words short. */
+  shortBy?: number;
+}
+
+/** A client doing what the agent does: accept, answer every stage, quantize and mask its update, upload it. */
+function secureClient(h: Harness, index: number, behaviour: SecureBehaviour): { id: string; client: InMemoryClient } {
+  const keys = signingKeyPairFromSeed(sha256(`secure-workflow/${index}`));
+  const id = clientIdFromPublicKey(keys.publicKey);
+  const crypto = createSecAggCrypto();
+  let state: SecAggClient | null = null;
+  let plan: SecAggTaskPlan | null = null;
+  const handler: InMemoryClientHandler = (message, client) => {
+    if (message.kind === 'task') {
+      plan = message.plan.secagg;
+      client.accept(message.roundId);
+      return;
+    }
+    if (message.kind !== 'secagg') return;
+    const request = message.message;
+    if (behaviour.dropAt === request.stage) {
+      client.disconnect('dropped on cue');
+      return;
+    }
+    switch (request.stage) {
+      case 'advertise-keys':
+        state = new SecAggClient({ context: { federationId: FEDERATION_ID, roundId: message.roundId, bucket: request.bucket }, clientId: id, identity: keys, crypto });
+        client.secagg(message.roundId, { stage: request.stage, reply: state.advertiseKeys(request.request) });
+        return;
+      case 'share-keys':
+        client.secagg(message.roundId, { stage: request.stage, reply: state!.shareKeys(request.request) });
+        return;
+      case 'masked-input': {
+        const params = quantizationParams({ modulusBits: plan!.modulusBits, clamp: plan!.clamp, maxInputs: plan!.maxInputs, weightCap: plan!.weightCap });
+        const input = quantizeWeighted(behaviour.delta, behaviour.numExamples, params, createSeededRng(index));
+        const masked = state!.maskInput(request.request, input);
+        client.uploadMasked(message.roundId, masked.subarray(0, masked.length - (behaviour.shortBy ?? 0)), { numExamples: behaviour.numExamples });
+        return;
+      }
+      case 'consistency-check':
+        client.secagg(message.roundId, { stage: request.stage, reply: state!.consistencyCheck(request.request) });
+        return;
+      case 'unmasking':
+        client.secagg(message.roundId, { stage: request.stage, reply: state!.unmask(request.request) });
+        return;
+    }
+  };
+  return { id, client: h.connect(id, handler, undefined, keys.publicKey) };
+}
+
+function delta(i: number): Float32Array {
+  return Float32Array.from({ length: D }, (_, j) => 0.01 * ((i * 7 + j * 3) % 11) - 0.05);
+}
+
+describe('a secure round', () => {
+  it('commits the example-weighted mean of the survivors, learning only the sum, with survivors and bytes per stage recorded', async () => {
+    const h = secureHarness();
+    const behaviours = Array.from({ length: 6 }, (_, i) => ({ delta: delta(i), numExamples: 20 + 10 * i }));
+    const clients = behaviours.map((b, i) => secureClient(h, i, b));
+    const result = await h.runRound();
+    expect(result.outcome, result.outcome === 'aborted' ? result.reason : '').toBe('committed');
+    if (result.outcome !== 'committed') return;
+    const expected = fedAvgByHand(initialWeights(), behaviours);
+    expect(maxAbsDiff(h.models.weights(result.commit.modelVersion), expected)).toBeLessThan(1e-6);
+    const round = h.store.getRound(result.round.id)!;
+    expect(round.survivors).toEqual({ selected: 6, configuring: 6, 'advertise-keys': 6, 'share-keys': 6, 'masked-input': 6, 'consistency-check': 6, unmasking: 6 });
+    expect(round.metrics['participants']).toBe(6);
+    expect(round.metrics['total_weight']).toBeCloseTo(behaviours.reduce((n, b) => n + b.numExamples, 0), 3);
+    for (const stage of ['advertise_keys', 'share_keys', 'masked_input', 'consistency_check', 'unmasking']) {
+      expect(round.metrics[`bytes_down_${stage}`], stage).toBeGreaterThan(0);
+    }
+    // The masked inputs are d + 1 uint32 words each (the weight travels inside the sum).
+    expect(round.metrics['bytes_up_masked_input']).toBe(6 * (D + 1) * 4);
+    expect(h.roundEventTypes()).toEqual([
+      'round.started',
+      'round.stage:configuring',
+      'round.stage:advertise-keys',
+      'round.stage:share-keys',
+      'round.stage:masked-input',
+      'round.stage:consistency-check',
+      'round.stage:unmasking',
+      'round.stage:aggregating',
+      'round.committed',
+    ]);
+    for (const { client } of clients) expect(endsOf(client)).toMatchObject([{ outcome: 'committed' }]);
+    const verdicts = h.store.listVerdicts(result.round.id);
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]).toMatchObject({ bucket: 0, clientId: null });
+    expect(h.gateway.handlerErrors).toEqual([]);
+  });
+
+  it('survives dropouts at every stage within tolerance and sums exactly the clients whose input arrived', async () => {
+    // 12 clients on the complete graph: k = 11, t = 6, so any 5 may drop.
+    const h = secureHarness({ selection: { cohortSize: 12, minClients: 3 } });
+    const stages: (SecAggStage | undefined)[] = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking', ...Array<undefined>(7).fill(undefined)];
+    const behaviours = stages.map((dropAt, i) => ({ delta: delta(i), numExamples: 10 + i, dropAt }));
+    behaviours.forEach((b, i) => secureClient(h, i, b));
+    const result = await h.runRound();
+    expect(result.outcome, result.outcome === 'aborted' ? result.reason : '').toBe('committed');
+    if (result.outcome !== 'committed') return;
+    // Inputs in the sum: everyone but the three who left before masked-input ended.
+    const summed = behaviours.filter((b) => !['advertise-keys', 'share-keys', 'masked-input'].includes(b.dropAt ?? ''));
+    expect(maxAbsDiff(h.models.weights(result.commit.modelVersion), fedAvgByHand(initialWeights(), summed))).toBeLessThan(1e-6);
+    const round = h.store.getRound(result.round.id)!;
+    expect(round.survivors).toMatchObject({ 'advertise-keys': 11, 'share-keys': 10, 'masked-input': 9, 'consistency-check': 8, unmasking: 7 });
+    expect(round.metrics['participants']).toBe(9);
+    const dropped = h.store.listParticipations(result.round.id).filter((p) => p.dropped);
+    expect(dropped.map((p) => p.dropoutStage).sort()).toEqual(['advertise-keys', 'masked-input', 'share-keys']);
+  });
+
+  it('aborts with the stage and the counts when too many drop, and commits nothing', async () => {
+    const h = secureHarness({ selection: { cohortSize: 6, minClients: 3 } });
+    behavioursDropping(h, 6, 3, 'unmasking');
+    const v0 = h.store.getCurrentModelVersion(FEDERATION_ID);
+    const result = await h.runRound();
+    expect(result.outcome).toBe('aborted');
+    if (result.outcome !== 'aborted') return;
+    expect(result.reason).toMatch(/^unmasking: the shares of survivor c-[0-9a-f]{20} are held by only 2 clients that revealed their shares, below the threshold 3/);
+    expect(h.store.getCurrentModelVersion(FEDERATION_ID).sha256).toBe(v0.sha256);
+    expect(h.store.getRound(result.round.id)!.survivors).toMatchObject({ 'masked-input': 6, 'consistency-check': 6, unmasking: 3 });
+  });
+
+  it('drops a client whose masked input has the wrong length, with a protocol-violation reason, and goes on', async () => {
+    const h = secureHarness();
+    const behaviours = Array.from({ length: 6 }, (_, i) => ({ delta: delta(i), numExamples: 10, ...(i === 2 ? { shortBy: 1 } : {}) }));
+    const clients = behaviours.map((b, i) => secureClient(h, i, b));
+    const result = await h.runRound();
+    expect(result.outcome, result.outcome === 'aborted' ? result.reason : '').toBe('committed');
+    if (result.outcome !== 'committed') return;
+    const bad = h.store.listParticipations(result.round.id).find((p) => p.clientId === clients[2]!.id)!;
+    expect(bad).toMatchObject({ dropped: true, dropoutStage: 'masked-input' });
+    expect(bad.dropoutReason).toMatch(/protocol violation at masked-input: declared \d+ bytes; a masked input is 11 uint32 words/);
+    const others = behaviours.filter((_, i) => i !== 2);
+    expect(maxAbsDiff(h.models.weights(result.commit.modelVersion), fedAvgByHand(initialWeights(), others))).toBeLessThan(1e-6);
+  });
+});
+
+describe('bucketed mode', () => {
+  it('splits the cohort by a committed permutation into independent sums and aggregates the bucket means', async () => {
+    const h = secureHarness({ selection: { cohortSize: 8, minClients: 4 }, secagg: { enabled: true, minBucketSize: 4 } });
+    const behaviours = Array.from({ length: 8 }, (_, i) => ({ delta: delta(i), numExamples: 10 + 5 * i }));
+    behaviours.forEach((b, i) => secureClient(h, i, b));
+    const result = await h.runRound();
+    expect(result.outcome, result.outcome === 'aborted' ? result.reason : '').toBe('committed');
+    if (result.outcome !== 'committed') return;
+    // FedAvg over bucket means weighted by bucket totals is the global example-weighted mean.
+    expect(maxAbsDiff(h.models.weights(result.commit.modelVersion), fedAvgByHand(initialWeights(), behaviours))).toBeLessThan(1e-6);
+    const verdicts = h.store.listVerdicts(result.round.id);
+    expect(verdicts.map((v) => v.bucket).sort()).toEqual([0, 1]);
+    expect(h.store.getRound(result.round.id)!.metrics['secagg_buckets']).toBe(2);
+  });
+});
+
+function behavioursDropping(h: Harness, n: number, dropping: number, stage: SecAggStage): void {
+  for (let i = 0; i < n; i++) secureClient(h, i, { delta: delta(i), numExamples: 10, ...(i < dropping ? { dropAt: stage } : {}) });
+}
