@@ -182,7 +182,7 @@ function federationLine(f: Federation): string[] {
 
 function roundLine(r: Round): string[] {
   const m = r.metrics?.values ?? {};
-  return [String(r.number), r.state, pct(m['eval_accuracy']), m['eval_loss']?.toFixed(3) ?? '-', `${r.survivors['training'] ?? 0}/${r.selected.length}`, ((r.endedAtMs - r.startedAtMs) / 1000).toFixed(1), r.abortReason];
+  return [String(r.number), r.state, pct(m['eval_accuracy']), m['eval_loss']?.toFixed(3) ?? '-', `${r.survivors['training'] ?? r.survivors['masked-input'] ?? 0}/${r.selected.length}`, ((r.endedAtMs - r.startedAtMs) / 1000).toFixed(1), r.abortReason];
 }
 
 async function withClient<T>(args: ParsedArgs, body: (client: OperatorClient) => Promise<T>): Promise<T> {
@@ -295,6 +295,8 @@ async function roundCommand(argv: string[]): Promise<number> {
   print(args, r, () =>
     [
       table(['round', 'state', 'accuracy', 'loss', 'updates', 'seconds', 'abort reason'], [roundLine(r)]),
+      '',
+      `survivors per stage: ${Object.entries(r.survivors).map(([stage, n]) => `${stage} ${n}`).join(' → ') || '-'}`,
       '',
       table(
         ['client', 'stage', 'dropped', 'examples', 'backend', 'reason'],

@@ -44,7 +44,8 @@ of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart
   --secagg                 secure aggregation (SecAgg+): the coordinator learns only sums
   --secagg-neighbours K    neighbour degree of the SecAgg+ graph (default 4·⌈log2 n⌉, even, at most n − 1)
   --secagg-threshold T     Shamir threshold, more than K/2 (default ⌊K/2⌋ + 1)
-  --secagg-buckets B       bucketed mode: B independent secure sums (or --min-bucket-size M: as many as fit)
+  --secagg-buckets B       bucketed mode: B independent secure sums of at least --min-bucket-size M clients
+  --min-bucket-size M      bucketed mode, buckets of at least M clients (default 10; as many as fit)
   --secagg-clamp X         per-coordinate clamp before quantization (default the clip norm, or 1)
 `;
 
@@ -139,7 +140,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     secaggNeighbours: optionalNumber(args, 'secagg-neighbours', { min: 1, max: 2000, integer: true }),
     secaggThreshold: optionalNumber(args, 'secagg-threshold', { min: 1, max: 2000, integer: true }),
     secaggBuckets: optionalNumber(args, 'secagg-buckets', { min: 1, max: 2000, integer: true }),
-    minBucketSize: numberFlag(args, 'min-bucket-size', 0, { min: 0, max: 2000, integer: true }),
+    minBucketSize: optionalNumber(args, 'min-bucket-size', { min: 2, max: 2000, integer: true }),
     secaggClamp: optionalNumber(args, 'secagg-clamp', { min: 1e-9, max: 1e6 }),
   };
   const secaggOnly = ['secagg-neighbours', 'secagg-threshold', 'secagg-buckets', 'min-bucket-size', 'secagg-clamp'].find((f) => stringFlag(args, f) !== undefined);

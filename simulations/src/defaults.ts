@@ -39,9 +39,9 @@ export interface SimulationOptions {
   secaggNeighbours?: number;
   /** Shamir threshold t (undefined = ⌊k/2⌋ + 1). */
   secaggThreshold?: number;
-  /** Bucketed mode: number of buckets, or the minimum bucket size (0 = unbucketed). */
+  /** Bucketed mode: number of buckets, and/or the minimum bucket size (default 10); either turns it on. */
   secaggBuckets?: number;
-  minBucketSize: number;
+  minBucketSize?: number;
   /** Per-coordinate clamp before quantization (undefined = the clip norm, or 1 without clipping). */
   secaggClamp?: number;
 }
@@ -79,5 +79,4 @@ export const SIMULATION_DEFAULTS: SimulationOptions = {
   verbose: false,
   clipNorm: 0,
   secagg: false,
-  minBucketSize: 0,
 };

@@ -237,7 +237,7 @@ export function simulationFederation(o: SimulationOptions): FederationConfig {
       ...(o.secaggNeighbours === undefined ? {} : { neighbours: o.secaggNeighbours }),
       ...(o.secaggThreshold === undefined ? {} : { threshold: o.secaggThreshold }),
       ...(o.secaggBuckets === undefined ? {} : { buckets: o.secaggBuckets }),
-      minBucketSize: o.minBucketSize,
+      ...(o.minBucketSize === undefined ? {} : { bucketed: true, minBucketSize: o.minBucketSize }),
       // Without clipping, a clamp of 1 bounds coordinates far beyond what a round of local training moves them.
       ...(o.secagg && o.clipNorm === 0 ? { clamp: o.secaggClamp ?? 1 } : o.secaggClamp === undefined ? {} : { clamp: o.secaggClamp }),
     },

@@ -97,6 +97,8 @@ async function main(): Promise<void> {
         reconnectBaseMs: 200,
         reconnectMaxMs: 2_000,
         faults: (task: AgentTask) => faultFor(input, client.index, task.roundNumber),
+        // Seeded stochastic rounding: the same run quantizes the same way, so secure sums replay bit for bit.
+        roundingRng: createSeededRng(deriveSeed(input.seed, `rounding/${client.index}`)),
         onRoundDone: (summary) => post({ type: 'round', clientIndex: client.index, summary }),
       }),
   );

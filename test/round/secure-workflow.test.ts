@@ -179,7 +179,7 @@ describe('a secure round', () => {
 
 describe('bucketed mode', () => {
   it('splits the cohort by a committed permutation into independent sums and aggregates the bucket means', async () => {
-    const h = secureHarness({ selection: { cohortSize: 8, minClients: 4 }, secagg: { enabled: true, minBucketSize: 4 } });
+    const h = secureHarness({ selection: { cohortSize: 8, minClients: 4 }, secagg: { enabled: true, bucketed: true, minBucketSize: 4 } });
     const behaviours = Array.from({ length: 8 }, (_, i) => ({ delta: delta(i), numExamples: 10 + 5 * i }));
     behaviours.forEach((b, i) => secureClient(h, i, b));
     const result = await h.runRound();

@@ -42,7 +42,7 @@ describe('parseFederationConfig defaults', () => {
       evaluation: null,
       rounds: 10,
       privacy: null,
-      secagg: { enabled: false, modulusBits: 32, minBucketSize: 0 },
+      secagg: { enabled: false, modulusBits: 32, bucketed: false, minBucketSize: 10 },
       selectionSeed: 0,
       maxConsecutiveAborts: 10,
     });
@@ -174,8 +174,10 @@ describe('parseFederationConfig validation', () => {
     expect(errorOf(on({ neighbours: 6, threshold: 3 }))).toMatch(/^federation spec: secagg\.threshold: must be more than half of secagg\.neighbours \(6\)/);
     expect(errorOf(on({ neighbours: 4, threshold: 5 }))).toBe('federation spec: secagg.threshold: must be <= secagg.neighbours (4)');
     expect(errorOf(on({ modulusBits: 12 }, { selection: { cohortSize: 20, minClients: 2 } }))).toMatch(/^federation spec: secagg\.modulusBits: quantization\.maxInputs = 20 needs 5 headroom bits/);
-    expect(errorOf(on({ buckets: 4, minBucketSize: 4 }, { selection: { cohortSize: 12, minClients: 2 } }))).toBe('federation spec: secagg.buckets: 4 buckets of a cohort of 12 are smaller than secagg.minBucketSize (4)');
+    expect(errorOf(on({ buckets: 4, minBucketSize: 4 }, { selection: { cohortSize: 12, minClients: 2 } }))).toBe('federation spec: secagg.buckets: 4 bucket(s) of a cohort of 12 are smaller than secagg.minBucketSize (4)');
     expect(errorOf(on({}, { selection: { cohortSize: 5, minClients: 1 } }))).toBe('federation spec: selection.minClients: must be >= 2 with secure aggregation (a sum of one client is that client)');
+    expect(errorOf(on({ bucketed: true }, { selection: { cohortSize: 8, minClients: 2 } }))).toBe('federation spec: secagg.minBucketSize: 1 bucket(s) of a cohort of 8 are smaller than secagg.minBucketSize (10)');
+    expect(parseFederationConfig(on({ buckets: 2, minBucketSize: 5 }, { selection: { cohortSize: 10, minClients: 2 } })).secagg).toMatchObject({ bucketed: true, buckets: 2, minBucketSize: 5 });
     // Off, none of this is checked.
     expect(parseFederationConfig({ ...minimal, secagg: { neighbours: 6, threshold: 3 } }).secagg.enabled).toBe(false);
   });

@@ -102,17 +102,16 @@ const secAggSchema = z
     clamp: z.number().gt(0).optional(),
     /** Example counts are capped at this before weighting; default the largest count the cohort reports. */
     weightCap: positiveInt.optional(),
-    /** Bucketed mode: independent secure sums of at least this many clients each; 0 = one sum. */
-    minBucketSize: z
-      .number()
-      .int()
-      .min(0)
-      .refine((m) => m !== 1, 'must be 0 (one secure sum) or at least 2: a sum of one client is that client')
-      .default(0),
-    /** Bucketed mode: exactly this many buckets (each still at least minBucketSize). */
+    /** Bucketed mode: the cohort is split into independent secure sums (robust rules run over their means). */
+    bucketed: z.boolean().default(false),
+    /** Bucketed mode: every bucket has at least this many clients (the coordinator learns sums of no fewer). */
+    minBucketSize: z.number().int().min(2).default(10),
+    /** Bucketed mode: exactly this many buckets (each still at least minBucketSize); default as many as fit. */
     buckets: positiveInt.optional(),
   })
-  .strict();
+  .strict()
+  // Asking for a number of buckets is asking for bucketed mode.
+  .transform((s) => (s.buckets !== undefined ? { ...s, bucketed: true } : s));
 
 const privacySchema = z
   .object({
@@ -173,8 +172,12 @@ const federationSchema = z
           ctx.addIssue({ code: 'custom', path: ['secagg', 'modulusBits'], message: (error as Error).message });
         }
       }
-      if (secagg.buckets !== undefined && secagg.minBucketSize > 0 && f.selection.mode === 'fixed' && Math.floor(f.selection.cohortSize / secagg.buckets) < secagg.minBucketSize) {
-        ctx.addIssue({ code: 'custom', path: ['secagg', 'buckets'], message: `${secagg.buckets} buckets of a cohort of ${f.selection.cohortSize} are smaller than secagg.minBucketSize (${secagg.minBucketSize})` });
+      if (secagg.bucketed && f.selection.mode === 'fixed' && Math.floor(f.selection.cohortSize / (secagg.buckets ?? 1)) < secagg.minBucketSize) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secagg', secagg.buckets === undefined ? 'minBucketSize' : 'buckets'],
+          message: `${secagg.buckets ?? 1} bucket(s) of a cohort of ${f.selection.cohortSize} are smaller than secagg.minBucketSize (${secagg.minBucketSize})`,
+        });
       }
     }
     // The training deadline runs from the moment tasks are sent, so it must leave time after the configure stage.

@@ -103,7 +103,8 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
           modulusBits: nz(plan.secagg.quantization?.modulusBits ?? 0),
           clamp: nz(plan.secagg.quantization?.clamp ?? 0),
           weightCap: nz(plan.secagg.quantization?.weightCap ?? 0),
-          minBucketSize: plan.secagg.minBucketSize,
+          bucketed: plan.secagg.bucketed,
+          minBucketSize: nz(plan.secagg.minBucketSize),
           buckets: nz(plan.secagg.buckets),
         }),
     selectionSeed: spec.selectionSeed,
@@ -145,6 +146,7 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
         minBucketSize: config.secagg.minBucketSize,
         permutationCommitment: '',
         buckets: config.secagg.buckets ?? 0,
+        bucketed: config.secagg.bucketed,
       },
     },
     selection: {

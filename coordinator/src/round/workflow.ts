@@ -505,7 +505,7 @@ class RoundRun implements ActiveRound {
     let groups: string[][];
     let buckets: { commitment: Uint8Array; seed: Uint8Array; cohortIds: string[]; count: number } | null = null;
     try {
-      const count = bucketCount(accepted.length, { minBucketSize: config.secagg.minBucketSize, buckets: config.secagg.buckets });
+      const count = config.secagg.bucketed ? bucketCount(accepted.length, { minBucketSize: config.secagg.minBucketSize, buckets: config.secagg.buckets }) : 1;
       if (count > 1) {
         const seed = crypto.randomBytes(32);
         buckets = { seed, commitment: permutationCommitment(crypto, federation.id, this.roundId, seed), cohortIds: accepted, count };

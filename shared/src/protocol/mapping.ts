@@ -74,6 +74,7 @@ export function planToProto(plan: ClientTrainingPlan): TrainingPlan {
             minBucketSize: 0,
             permutationCommitment: '',
             buckets: plan.secagg.buckets,
+            bucketed: plan.secagg.buckets > 1,
           },
   };
 }

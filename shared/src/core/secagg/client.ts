@@ -214,8 +214,9 @@ export class SecAggClient {
       for (const id of request.droppedIds) {
         if (survivorSet.has(id)) this.refuse(`client ${id} is listed both as a survivor and as dropped: refusing to reveal both of its shares`);
       }
-      // Every neighbour signature shown must be valid for the same survivor set; at least t must be shown
-      // (this client's own included), or the coordinator may be telling others a different story.
+      // At least t neighbours (this client included) must have signed the same survivor set, or the coordinator may
+      // be telling others a different story. Every neighbour signature shown is checked, not just t of them: one
+      // that does not verify is proof the coordinator lies, and the client refuses and says so.
       const payload = survivorsPayload(this.context, survivors);
       let agreeing = 1;
       for (const [id, signature] of request.signatures) {
@@ -296,11 +297,18 @@ export class SecAggClient {
     if (!this.crypto.verify(keys.signature, payload, keys.identityPublicKey)) this.refuse(`the keys of ${id} are not signed by its identity key (substituted?)`);
   }
 
+  /** The AEAD key shared with a neighbour (one X25519 agreement per neighbour, reused for both directions). */
   private shareKeyWith(otherId: string): Uint8Array {
+    const cached = this.shareKeyCache.get(otherId);
+    if (cached !== undefined) return cached;
     const secret = this.crypto.agree(this.cipherSecretKey!, this.neighbours.get(otherId)!.keys.cipherPublicKey);
     if (secret === null) this.refuse(`the cipher key of ${otherId} is a low-order point`);
-    return shareKey(this.crypto, this.context, secret, this.clientId, otherId);
+    const key = shareKey(this.crypto, this.context, secret, this.clientId, otherId);
+    this.shareKeyCache.set(otherId, key);
+    return key;
   }
+
+  private readonly shareKeyCache = new Map<string, Uint8Array>();
 
   private checkSurvivorList(ids: readonly string[]): string[] {
     const sorted = [...ids].sort();

@@ -239,12 +239,17 @@ export interface SecAggPlan {
   quantization:
     | QuantizationPlan
     | undefined;
-  /** Bucketed mode: minimum clients per independent secure sum. 0 = one bucket. */
+  /** Bucketed mode: minimum clients per independent secure sum. */
   minBucketSize: number;
   /** SHA-256 commitment to the bucket permutation seed, revealed after keys are advertised. */
   permutationCommitment: string;
-  /** Number of buckets (independent secure sums) in this round; 1 = unbucketed. */
+  /**
+   * Number of buckets (independent secure sums) in this round; 1 = unbucketed. In a federation spec: 0 = as many
+   * buckets of at least min_bucket_size as fit.
+   */
   buckets: number;
+  /** Bucketed mode on (robust aggregation over bucket sums). */
+  bucketed: boolean;
 }
 
 /** Everything a client needs to train in one round. */
@@ -1403,6 +1408,7 @@ function createBaseSecAggPlan(): SecAggPlan {
     minBucketSize: 0,
     permutationCommitment: "",
     buckets: 0,
+    bucketed: false,
   };
 }
 
@@ -1428,6 +1434,9 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
     }
     if (message.buckets !== 0) {
       writer.uint32(56).uint32(message.buckets);
+    }
+    if (message.bucketed !== false) {
+      writer.uint32(64).bool(message.bucketed);
     }
     return writer;
   },
@@ -1501,6 +1510,14 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
             message.buckets = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.bucketed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1530,6 +1547,7 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
         ? globalThis.String(object.permutation_commitment)
         : "",
       buckets: isSet(object.buckets) ? globalThis.Number(object.buckets) : 0,
+      bucketed: isSet(object.bucketed) ? globalThis.Boolean(object.bucketed) : false,
     };
   },
 
@@ -1556,6 +1574,9 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
     if (message.buckets !== 0) {
       obj.buckets = Math.round(message.buckets);
     }
+    if (message.bucketed !== false) {
+      obj.bucketed = message.bucketed;
+    }
     return obj;
   },
 
@@ -1573,6 +1594,7 @@ export const SecAggPlan: MessageFns<SecAggPlan> = {
     message.minBucketSize = object.minBucketSize ?? 0;
     message.permutationCommitment = object.permutationCommitment ?? "";
     message.buckets = object.buckets ?? 0;
+    message.bucketed = object.bucketed ?? false;
     return message;
   },
 };
