@@ -5,8 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { createStrategy } from '../../shared/src/core/aggregation/index.js';
-import type { ErrorCode } from '../../shared/src/core/errors.js';
-import { isCohortError } from '../../shared/src/core/errors.js';
 import { createSeededRng } from '../../shared/src/core/rng/rng.js';
 import { float32ToBytes } from '../../shared/src/core/tensor/bytes.js';
 import { createLayout } from '../../shared/src/core/tensor/layout.js';
@@ -278,17 +276,7 @@ export async function eventually(predicate: () => boolean, what: string, timeout
   }
 }
 
-/** Runs fn and checks it throws CohortError `code` with a message matching `message`. */
-export function expectCohortError(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isCohortError(caught, code), `expected CohortError ${code}, got ${String(caught)}`).toBe(true);
-  if (message !== undefined) expect((caught as Error).message).toMatch(message);
-}
+export { expectCohortError } from '../helpers/errors.js';
 
 /** Largest |a_i − b_i|. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

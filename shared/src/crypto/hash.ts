@@ -20,14 +20,4 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Concatenates byte strings (domain-separated signing payloads). */
-export function concatBytes(...parts: (Uint8Array | string)[]): Uint8Array {
-  const encoded = parts.map((p) => (typeof p === 'string' ? new TextEncoder().encode(p) : p));
-  const out = new Uint8Array(encoded.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of encoded) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
+export { concatBytes } from '../core/bytes.js';

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { isCohortError } from '../core/errors.js';
 import { HKDF_MAX_INFO_BYTES, HKDF_SHA256_MAX_LENGTH, deriveKey, encodeKdfInfo, hkdfSha256 } from './kdf.js';
+import { expectCohortError } from '../../../test/helpers/errors.js';
 
 const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-function expectInvalidArgument(fn: () => unknown, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isCohortError(caught, 'INVALID_ARGUMENT'), `expected INVALID_ARGUMENT, got ${String(caught)}`).toBe(true);
-  expect((caught as Error).message).toMatch(message);
-}
+const expectInvalidArgument = (fn: () => unknown, message: RegExp): void => expectCohortError(fn, 'INVALID_ARGUMENT', message);
 
 describe('hkdfSha256', () => {
   const ikm = new Uint8Array(22).fill(0x0b);

@@ -1,10 +1,10 @@
 import { createCipheriv } from 'node:crypto';
 import type * as NodeCrypto from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isCohortError } from '../core/errors.js';
 import { createSeededRng } from '../core/rng/index.js';
 import type { MaskAdder, MaskCipher, MaskTerm } from './mask-prg.js';
 import { applyMasks, defaultMaskAdder, generateKeystreamOnly, keystreamWords } from './mask-prg.js';
+import { expectCohortError } from '../../../test/helpers/errors.js';
 
 const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
@@ -47,16 +47,7 @@ function expectSameWords(actual: Uint32Array, expected: Uint32Array, what = ''):
   if (!same) expect(Array.from(actual), what).toEqual(Array.from(expected)); // readable diff on failure
 }
 
-function expectInvalidArgument(fn: () => unknown, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isCohortError(caught, 'INVALID_ARGUMENT'), `expected INVALID_ARGUMENT, got ${String(caught)}`).toBe(true);
-  expect((caught as Error).message).toMatch(message);
-}
+const expectInvalidArgument = (fn: () => unknown, message: RegExp): void => expectCohortError(fn, 'INVALID_ARGUMENT', message);
 
 describe('stream ciphers behind the mask PRG (known answers)', () => {
   const sunscreen = "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";

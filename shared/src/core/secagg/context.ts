@@ -3,6 +3,7 @@
  * are signed, encrypted-with and hashed, and the crypto the pure state machines are given (libsodium and node:crypto
  * live in shared/src/crypto/secagg-crypto.ts; the state machines here never import them).
  */
+import { concatBytes } from '../bytes.js';
 import { CohortError } from '../errors.js';
 
 /** One secure sum: a bucket of a round of a federation. Every derived key, signature and AEAD binds all three. */
@@ -60,18 +61,6 @@ export const SIGNATURE_BYTES = 64;
 const encoder = new TextEncoder();
 const NUL = new Uint8Array([0]);
 
-/** Concatenation of UTF-8 strings and byte strings. */
-export function concat(...parts: (Uint8Array | string)[]): Uint8Array {
-  const encoded = parts.map((p) => (typeof p === 'string' ? encoder.encode(p) : p));
-  const out = new Uint8Array(encoded.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of encoded) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 function u32be(value: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, value >>> 0, false);
@@ -79,34 +68,34 @@ function u32be(value: number): Uint8Array {
 }
 
 function contextBytes(context: SecAggContext): Uint8Array {
-  return concat(context.federationId, NUL, context.roundId, NUL, u32be(context.bucket));
+  return concatBytes(context.federationId, NUL, context.roundId, NUL, u32be(context.bucket));
 }
 
 /** What a client signs when it advertises its round keys. */
 export function advertisedKeysPayload(context: SecAggContext, clientId: string, cipherPublicKey: Uint8Array, maskPublicKey: Uint8Array, selfMaskCommitment: Uint8Array): Uint8Array {
-  return concat('cohort/secagg/keys/v1', NUL, contextBytes(context), NUL, clientId, NUL, cipherPublicKey, maskPublicKey, selfMaskCommitment);
+  return concatBytes('cohort/secagg/keys/v1', NUL, contextBytes(context), NUL, clientId, NUL, cipherPublicKey, maskPublicKey, selfMaskCommitment);
 }
 
 /** What a client signs in the consistency check: the survivor set it was told, sorted. */
 export function survivorsPayload(context: SecAggContext, survivorIds: readonly string[]): Uint8Array {
   const parts: (Uint8Array | string)[] = ['cohort/secagg/survivors/v1', NUL, contextBytes(context), NUL, u32be(survivorIds.length)];
   for (const id of survivorIds) parts.push(id, NUL);
-  return concat(...parts);
+  return concatBytes(...parts);
 }
 
 /** Associated data of an encrypted share: direction matters, so a share cannot be reflected back to its sender. */
 export function shareAssociatedData(context: SecAggContext, fromId: string, toId: string): Uint8Array {
-  return concat('cohort/secagg/share/v1', NUL, contextBytes(context), NUL, fromId, NUL, toId);
+  return concatBytes('cohort/secagg/share/v1', NUL, contextBytes(context), NUL, fromId, NUL, toId);
 }
 
 /** Commitment to a self-mask seed, published (signed) with the advertised keys so its reconstruction can be checked. */
 export function selfMaskCommitment(crypto: SecAggCrypto, context: SecAggContext, clientId: string, seed: Uint8Array): Uint8Array {
-  return crypto.sha256(concat('cohort/secagg/self-mask-commitment/v1', NUL, contextBytes(context), NUL, clientId, NUL, seed));
+  return crypto.sha256(concatBytes('cohort/secagg/self-mask-commitment/v1', NUL, contextBytes(context), NUL, clientId, NUL, seed));
 }
 
 /** Commitment to the bucket permutation seed, sent before keys are advertised and checked when the seed is revealed. */
 export function permutationCommitment(crypto: SecAggCrypto, federationId: string, roundId: string, seed: Uint8Array): Uint8Array {
-  return crypto.sha256(concat('cohort/secagg/buckets/v1', NUL, federationId, NUL, roundId, NUL, seed));
+  return crypto.sha256(concatBytes('cohort/secagg/buckets/v1', NUL, federationId, NUL, roundId, NUL, seed));
 }
 
 /** The PRG key of the pairwise mask between two clients (symmetric in the pair). */
@@ -135,7 +124,7 @@ export function pairSign(owner: string, other: string): 1 | -1 {
 export function encodeSharePlaintext(fromId: string, toId: string, seedShare: Uint8Array, keyShare: Uint8Array): Uint8Array {
   const from = encoder.encode(fromId);
   const to = encoder.encode(toId);
-  return concat(u32be(from.length), from, u32be(to.length), to, u32be(seedShare.length), seedShare, u32be(keyShare.length), keyShare);
+  return concatBytes(u32be(from.length), from, u32be(to.length), to, u32be(seedShare.length), seedShare, u32be(keyShare.length), keyShare);
 }
 
 export function decodeSharePlaintext(bytes: Uint8Array): { fromId: string; toId: string; seedShare: Uint8Array; keyShare: Uint8Array } {

@@ -4,15 +4,7 @@ import { createSeededRng } from '../rng/index.js';
 import type { Rng } from '../rng/index.js';
 import type { QuantizationParams } from './quantize.js';
 import { dequantizeSum, quantizationParams, quantizeWeighted, reduceModulus } from './quantize.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
+import { thrown } from '../../../../test/helpers/errors.js';
 
 function expectError(fn: () => unknown, code: 'CONFIG_INVALID' | 'INVALID_ARGUMENT' | 'UPDATE_NOT_FINITE', message: RegExp): void {
   const error = thrown(fn);

@@ -15,15 +15,7 @@ import {
   secretToBytes,
   splitSecret,
 } from './shamir.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
+import { thrown } from '../../../../test/helpers/errors.js';
 
 function expectError(fn: () => unknown, code: ErrorCode, message: RegExp): void {
   const error = thrown(fn);

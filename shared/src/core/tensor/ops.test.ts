@@ -13,17 +13,9 @@ import {
   subInto,
   validateUpdateVector,
 } from './ops.js';
+import { thrown } from '../../../../test/helpers/errors.js';
 
 const f32 = (...xs: number[]): Float32Array => new Float32Array(xs);
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 describe('in-place element-wise ops', () => {
   it('adds, subtracts, scales and axpys into the target and returns it', () => {
