@@ -1,9 +1,10 @@
 /**
- * `npm run bench`: measures training throughput, model transfer over loopback gRPC, round commit time and FedAvg
- * accumulation, each against a baseline measured in the same run; prints one table per section on stdout (progress
- * goes to stderr) and writes every figure to bench/results/<timestamp>.json and bench/results/latest.json.
+ * `npm run bench`: measures training throughput, model transfer over loopback gRPC, round commit time, FedAvg
+ * accumulation and secure aggregation, each against a baseline measured in the same run; prints one table per section
+ * on stdout (progress goes to stderr) and writes every figure to bench/results/<timestamp>.json and
+ * bench/results/latest.json.
  *
- *   node dist/bench/run.js [--only SECTION[,SECTION...]]
+ *   node dist/bench/run.js [SECTION...] [--only SECTION[,SECTION...]]     (so: npm run bench -- secagg)
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { runAggregationSection } from './aggregation.js';
 import { runCommitSection } from './commit.js';
 import type { SectionResult } from './report.js';
 import { formatTable, machineInfo, writeResults } from './report.js';
+import { runSecaggSection } from './secagg.js';
 import { runTrainingSection } from './training.js';
 import { runTransferSection } from './transfer.js';
 
@@ -23,12 +25,16 @@ const SECTIONS: Readonly<Record<string, SectionRunner>> = {
   transfer: runTransferSection,
   commit: runCommitSection,
   aggregation: runAggregationSection,
+  secagg: runSecaggSection,
 };
 
-const USAGE = `usage: node dist/bench/run.js [--only SECTION[,SECTION...]]
+const USAGE = `usage: node dist/bench/run.js [SECTION[,SECTION...]...] [--only SECTION[,SECTION...]]
 sections: ${Object.keys(SECTIONS).join(', ')} (default: all)`;
 
-/** The sections to run, from the command line; throws a UsageError naming what is wrong. */
+/**
+ * The sections to run, from the command line: positional section names (`npm run bench -- secagg`) and --only
+ * lists, validated alike and run in the order of SECTIONS; throws a UsageError naming what is wrong.
+ */
 export function parseArgs(argv: readonly string[]): string[] {
   let only: string[] | null = null;
   for (let i = 0; i < argv.length; i++) {
@@ -40,11 +46,13 @@ export function parseArgs(argv: readonly string[]): string[] {
       if (value === undefined || value.startsWith('--')) throw new UsageError(`--only needs a section name (one of: ${Object.keys(SECTIONS).join(', ')})`);
     } else if (arg.startsWith('--only=')) {
       value = arg.slice('--only='.length);
+    } else if (!arg.startsWith('-')) {
+      value = arg;
     } else {
       throw new UsageError(`unknown argument "${arg}"\n${USAGE}`);
     }
     const names = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-    if (names.length === 0) throw new UsageError(`--only needs a section name (one of: ${Object.keys(SECTIONS).join(', ')})`);
+    if (names.length === 0) throw new UsageError(`${arg.startsWith('--only') ? '--only needs' : 'expected'} a section name (one of: ${Object.keys(SECTIONS).join(', ')})`);
     for (const name of names) {
       if (!Object.hasOwn(SECTIONS, name)) throw new UsageError(`unknown section "${name}"; known sections: ${Object.keys(SECTIONS).join(', ')}`);
     }

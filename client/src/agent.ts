@@ -388,7 +388,9 @@ export class ClientAgent {
     if (this.sessionEnded(session)) throw new CohortError('FAILED_PRECONDITION', 'session closed before the upload');
     // Only the masked vector and the example count leave the node: no per-client metrics under secure aggregation.
     const receipt = await this.client!.uploadUpdate(session.sessionToken, { roundId: task.roundId, kind: 'masked-uint32', bytes, numExamples, metrics: {} }, task.deadlineMs);
-    session.send(task.roundId, secAggReplyToProto({ stage: 'masked-input', reply: { uploadSha256: receipt.sha256 } }));
+    const rejected = secure.client.rejectedShareSenders;
+    if (rejected.length > 0) this.log(`round ${task.roundNumber}: shares from ${rejected.join(', ')} failed authentication; reported`);
+    session.send(task.roundId, secAggReplyToProto({ stage: 'masked-input', reply: { uploadSha256: receipt.sha256, rejectedShareIds: rejected } }));
     return bytes.length;
   }
 

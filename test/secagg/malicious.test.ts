@@ -161,7 +161,7 @@ describe('misbehaving clients are dropped with a protocol-violation reason and t
     expect(Buffer.from(out.sum.buffer).equals(Buffer.from(modularSum(s.inputs, expectedSurvivors, D + 1).buffer))).toBe(true);
   }
 
-  it('a forged key signature, a wrong-length masked input, a replayed stage message, a tampered share', () => {
+  it('a forged key signature, a wrong-length masked input, a replayed stage message, a share that fails authentication', () => {
     const s = setup(6, 10, 5);
     const [bad, short, replayer, victim] = s.members as [string, string, string, string];
     // advertise-keys: one client's signature is broken.
@@ -183,20 +183,24 @@ describe('misbehaving clients are dropped with a protocol-violation reason and t
     // masked-input: a replay of share-keys, a short vector, and a share tampered in transit.
     expect(() => s.server.receiveSharedKeys(replayer, { shares: [] })).toThrow(/sent shared keys during stage masked-input \(expected in share-keys\): stale or replayed/);
     expect(() => s.server.receiveMaskedInput(short, new Uint32Array(D))).toThrow(new RegExp(`uploaded a masked input of ${D} words; expected ${D + 1}`));
+    // A share tampered with in transit: the victim masks with its sender all the same and reports it, and the
+    // sender (whose input is not in yet) is dropped as the violator.
     const toVictim = masked.requests.get(victim)!;
-    const flipped = toVictim.shares[0]!.ciphertext.slice();
-    flipped[30]! ^= 1;
-    expect(refusal(() => s.clients.get(victim)!.maskInput({ shares: [{ ...toVictim.shares[0]!, ciphertext: flipped }, ...toVictim.shares.slice(1)] }, s.inputs.get(victim)!))).toMatch(/failed authentication/);
-    s.server.drop(victim, 'reported: a share failed authentication', true);
+    const culprit = toVictim.shares.find((share) => ![bad, short, replayer].includes(share.fromId))!.fromId;
+    const flipped = { ...toVictim, shares: toVictim.shares.map((share) => (share.fromId === culprit ? { ...share, ciphertext: share.ciphertext.map((b, i) => (i === 30 ? b ^ 1 : b)) } : share)) };
+    s.server.receiveMaskedInput(victim, s.clients.get(victim)!.maskInput(flipped, s.inputs.get(victim)!));
+    expect(s.clients.get(victim)!.rejectedShareSenders).toEqual([culprit]);
+    s.server.receiveRejectedShares(victim, [culprit]);
     for (const [id, req] of masked.requests) {
-      if (![replayer, short, victim].includes(id)) s.server.receiveMaskedInput(id, s.clients.get(id)!.maskInput(req, s.inputs.get(id)!));
+      if (![replayer, short, victim, culprit].includes(id)) s.server.receiveMaskedInput(id, s.clients.get(id)!.maskInput(req, s.inputs.get(id)!));
     }
     const drops = s.server.takeDrops();
     expect(drops.map((d) => [d.clientId, d.stage, d.violation])).toEqual([
       [replayer, 'masked-input', true],
       [short, 'masked-input', true],
-      [victim, 'masked-input', true],
+      [culprit, 'masked-input', true],
     ]);
-    finish(s, s.members.filter((id) => ![bad, short, replayer, victim].includes(id)));
+    expect(drops[2]!.reason).toBe(`protocol violation at masked-input: client ${culprit} sent ${victim} a share that failed authentication`);
+    finish(s, s.members.filter((id) => ![bad, short, replayer, culprit].includes(id)));
   });
 });

@@ -655,7 +655,8 @@ class RoundRun implements ActiveRound {
           server.receiveSharedKeys(clientId, reply.reply);
           break;
         case 'masked-input':
-          // The masked input itself arrives through UploadUpdate; this only announces it.
+          // The masked input itself arrives through UploadUpdate; this announces it and names bad shares.
+          server.receiveRejectedShares(clientId, reply.reply.rejectedShareIds);
           break;
         case 'consistency-check':
           server.receiveConsistencySignature(clientId, reply.reply);

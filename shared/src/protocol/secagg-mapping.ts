@@ -152,7 +152,7 @@ export function secAggReplyToProto(message: SecAggReply): ClientBody {
     case 'share-keys':
       return { $case: 'sharedKeys', value: { shares: message.reply.shares.map(shareToProto) } };
     case 'masked-input':
-      return { $case: 'maskedInputReady', value: { uploadSha256: message.reply.uploadSha256 } };
+      return { $case: 'maskedInputReady', value: { uploadSha256: message.reply.uploadSha256, rejectedShareIds: [...message.reply.rejectedShareIds] } };
     case 'consistency-check':
       return { $case: 'consistencySignature', value: { signature: buf(message.reply.signature) } };
     case 'unmasking':
@@ -168,7 +168,7 @@ export function secAggReplyFromProto(body: ClientMessage['body']): SecAggReply |
     case 'sharedKeys':
       return { stage: 'share-keys', reply: { shares: sharesFromProto(body.value.shares, 'shared_keys.shares') } };
     case 'maskedInputReady':
-      return { stage: 'masked-input', reply: { uploadSha256: body.value.uploadSha256.slice(0, 64) } };
+      return { stage: 'masked-input', reply: { uploadSha256: body.value.uploadSha256.slice(0, 64), rejectedShareIds: ids(body.value.rejectedShareIds, 'masked_input_ready.rejected_share_ids') } };
     case 'consistencySignature':
       return { stage: 'consistency-check', reply: { signature: bytes(body.value.signature, 'consistency_signature.signature', 64) } };
     case 'unmaskShares':

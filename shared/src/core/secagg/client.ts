@@ -76,6 +76,10 @@ export class SecAggClient {
   private readonly neighbours = new Map<string, Neighbour>();
   /** Shares other clients dealt to us, by owner: these owners are our mask partners. */
   private readonly held = new Map<string, HeldShares>();
+  private readonly partners: string[] = [];
+  /** PRG key of the pairwise mask with each live neighbour (derived at share-keys). */
+  private readonly pairKeys = new Map<string, Uint8Array>();
+  private readonly rejected: string[] = [];
   private signedSurvivors: string[] | null = null;
   private bucketMembers: Set<string> | null = null;
   /** Owners whose seed share / key share left this client (the "never both" invariant is checked against these). */
@@ -96,7 +100,7 @@ export class SecAggClient {
 
   /** The partners this client masked with (after masked-input). */
   get partnerIds(): string[] {
-    return [...this.held.keys()].sort();
+    return [...this.partners].sort();
   }
 
   advertiseKeys(request: AdvertiseKeysRequest): AdvertisedKeys {
@@ -156,6 +160,13 @@ export class SecAggClient {
       const random = (n: number): Uint8Array => this.crypto.randomBytes(n);
       const seedShares = splitSecret(secretFromBytes(this.selfMaskSeed!), this.threshold, xs, SECRET_FIELD, random);
       const keyShares = splitSecret(secretFromBytes(this.maskSecretKey!), this.threshold, xs, SECRET_FIELD, random);
+      // Pairwise mask keys now, for every live neighbour: masked-input (which waits on local training) then only
+      // expands and adds keystreams.
+      for (const id of live) {
+        const secret = this.crypto.agree(this.maskSecretKey!, this.neighbours.get(id)!.keys.maskPublicKey);
+        if (secret === null) this.refuse(`the mask key of ${id} is a low-order point`);
+        this.pairKeys.set(id, pairMaskKey(this.crypto, this.context, secret, this.clientId, id));
+      }
       const shares: EncryptedShare[] = live.map((toId, i) => {
         const key = this.shareKeyWith(toId);
         const plaintext = encodeSharePlaintext(this.clientId, toId, encodeShare(seedShares[i]!, SECRET_FIELD), encodeShare(keyShares[i]!, SECRET_FIELD));
@@ -166,8 +177,11 @@ export class SecAggClient {
   }
 
   /**
-   * Decrypts the shares dealt to this client (their senders become its mask partners), then returns the input
-   * plus its self mask plus one pairwise mask per partner, mod 2^32. `input` is not modified.
+   * Decrypts the shares dealt to this client; their senders are its mask partners. Returns the input plus its self
+   * mask plus one pairwise mask per partner, mod 2^32; `input` is not modified. A share that fails authentication
+   * (or names another sender or recipient) is not held, but its sender stays a partner: the pairwise mask needs only
+   * the advertised keys, and the coordinator masks with exactly the senders it delivered. Such senders are listed in
+   * `rejectedShareSenders` for the coordinator, which drops them as protocol violators.
    */
   maskInput(request: MaskedInputRequest, input: Uint32Array): Uint32Array {
     return this.step('masked-input', 'consistency-check', () => {
@@ -175,24 +189,28 @@ export class SecAggClient {
         const fromId = share.fromId;
         if (share.toId !== this.clientId) this.refuse(`a share addressed to ${share.toId} was delivered to this client`);
         if (!this.neighbours.has(fromId)) this.refuse(`a share from ${fromId}, who is not a neighbour with advertised keys`);
-        if (this.held.has(fromId)) this.refuse(`two shares from ${fromId}`);
+        if (this.partners.includes(fromId)) this.refuse(`two shares from ${fromId}`);
+        this.partners.push(fromId);
         const plaintext = this.crypto.open(this.shareKeyWith(fromId), share.ciphertext, shareAssociatedData(this.context, fromId, this.clientId));
-        if (plaintext === null) this.refuse(`the share from ${fromId} failed authentication`);
-        const decoded = decodeSharePlaintext(plaintext);
-        if (decoded.fromId !== fromId || decoded.toId !== this.clientId) this.refuse(`the share from ${fromId} names another sender or recipient`);
+        const decoded = plaintext === null ? null : tryDecodeSharePlaintext(plaintext);
+        if (decoded === null || decoded.fromId !== fromId || decoded.toId !== this.clientId) {
+          this.rejected.push(fromId);
+          continue;
+        }
         this.held.set(fromId, { seedShare: decoded.seedShare, keyShare: decoded.keyShare });
       }
-      if (this.held.size < this.threshold) this.refuse(`only ${this.held.size} partners' shares arrived; the threshold is ${this.threshold}`);
+      if (this.partners.length < this.threshold) this.refuse(`only ${this.partners.length} partners' shares arrived; the threshold is ${this.threshold}`);
       const terms: MaskTerm[] = [{ key: selfMaskKey(this.crypto, this.context, this.clientId, this.selfMaskSeed!), sign: 1 }];
-      for (const partner of this.held.keys()) {
-        const secret = this.crypto.agree(this.maskSecretKey!, this.neighbours.get(partner)!.keys.maskPublicKey);
-        if (secret === null) this.refuse(`the mask key of ${partner} is a low-order point`);
-        terms.push({ key: pairMaskKey(this.crypto, this.context, secret, this.clientId, partner), sign: pairSign(this.clientId, partner) });
-      }
+      for (const partner of this.partners) terms.push({ key: this.pairKeys.get(partner)!, sign: pairSign(this.clientId, partner) });
       const masked = input.slice();
       this.crypto.applyMasks(masked, terms);
       return masked;
     });
+  }
+
+  /** Senders whose share failed authentication at masked-input (reported to the coordinator with the upload). */
+  get rejectedShareSenders(): string[] {
+    return [...this.rejected];
   }
 
   consistencyCheck(request: ConsistencyCheckRequest): ConsistencySignature {
@@ -317,5 +335,13 @@ export class SecAggClient {
     if (sorted.length < this.threshold) this.refuse(`only ${sorted.length} survivors; the sum of fewer than the threshold ${this.threshold} is not revealed`);
     if (this.bucketMembers !== null) for (const id of sorted) if (!this.bucketMembers.has(id)) this.refuse(`survivor ${id} is not in this client's bucket ${this.context.bucket}`);
     return sorted;
+  }
+}
+
+function tryDecodeSharePlaintext(bytes: Uint8Array): ReturnType<typeof decodeSharePlaintext> | null {
+  try {
+    return decodeSharePlaintext(bytes);
+  } catch {
+    return null;
   }
 }

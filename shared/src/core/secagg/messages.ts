@@ -48,6 +48,12 @@ export interface MaskedInputRequest {
   shares: EncryptedShare[];
 }
 
+/** Client → coordinator: the masked input was uploaded; senders whose share failed authentication are named. */
+export interface MaskedInputReady {
+  uploadSha256: string;
+  rejectedShareIds: string[];
+}
+
 /** Coordinator → client: the clients whose masked inputs are in the sum. */
 export interface ConsistencyCheckRequest {
   survivorIds: string[];
@@ -92,6 +98,6 @@ export type SecAggRequest =
 export type SecAggReply =
   | { stage: 'advertise-keys'; reply: AdvertisedKeys }
   | { stage: 'share-keys'; reply: SharedKeys }
-  | { stage: 'masked-input'; reply: { uploadSha256: string } }
+  | { stage: 'masked-input'; reply: MaskedInputReady }
   | { stage: 'consistency-check'; reply: ConsistencySignature }
   | { stage: 'unmasking'; reply: UnmaskShares };

@@ -77,6 +77,8 @@ export class SecAggServer {
   private readonly signatures = new Map<string, Uint8Array>();
   private readonly revealed = new Map<string, UnmaskShares>();
   private readonly pendingDrops: SecAggDrop[] = [];
+  /** "holder>owner" pairs where the holder reported the owner's share as failing authentication. */
+  private readonly unusableShares = new Set<string>();
   private readonly sum: Uint32Array;
   private readonly sumView: Int32Array;
   private failure: string | null = null;
@@ -239,6 +241,26 @@ export class SecAggServer {
     const add = new Int32Array(masked.buffer, masked.byteOffset, masked.length);
     for (let i = 0; i < sum.length; i++) sum[i] = (sum[i]! + add[i]!) | 0;
     this.inputs.add(clientId);
+  }
+
+  /**
+   * A client reports neighbours whose share failed authentication. The coordinator forwards shares untouched, so the
+   * sender is at fault: it is dropped as a protocol violator unless its input is already in the sum (then it stays a
+   * survivor, and only the report is recorded). Reports about non-partners are themselves a violation.
+   */
+  receiveRejectedShares(clientId: string, senderIds: readonly string[]): void {
+    if (senderIds.length === 0) return;
+    if (!this.members.includes(clientId) || !this.shared.has(clientId)) throw new CohortError('ROUND_NOT_SELECTED', `client ${clientId} holds no shares in this secure sum`);
+    const partners = new Set(this.partnersOf(clientId));
+    for (const sender of senderIds) {
+      if (!partners.has(sender)) this.violation(clientId, `reported a bad share from ${sender}, who is not its partner`);
+    }
+    for (const sender of senderIds) {
+      // The reporter holds no usable share of the sender: it must not count as one of the sender's holders.
+      this.unusableShares.add(`${clientId}>${sender}`);
+      if (this.inputs.has(sender) || this.state !== 'masked-input') continue;
+      this.drop(sender, `protocol violation at masked-input: client ${sender} sent ${clientId} a share that failed authentication`, true);
+    }
   }
 
   closeMaskedInput(): StageOutcome<ConsistencyCheckRequest> {
@@ -441,7 +463,7 @@ export class SecAggServer {
     for (const owner of this.shared) {
       const needed = survivorSet.has(owner) || this.partnersOf(owner).some((p) => survivorSet.has(p));
       if (!needed) continue;
-      const count = this.partnersOf(owner).filter((p) => holders.has(p)).length;
+      const count = this.partnersOf(owner).filter((p) => holders.has(p) && !this.unusableShares.has(`${p}>${owner}`)).length;
       if (count < this.threshold) {
         return this.fail(
           `${stage}: the shares of ${survivorSet.has(owner) ? 'survivor' : 'dropped client'} ${owner} are held by only ${count} clients that ${what}, below the threshold ${this.threshold} (bucket ${bucket}: ${holders.size} of ${this.shared.size} clients ${what})`,

@@ -73,6 +73,8 @@ export interface MaskedInputRequest {
 /** Client -> coordinator: the masked input was uploaded through UploadUpdate. */
 export interface MaskedInputReady {
   uploadSha256: string;
+  /** Neighbours whose encrypted share failed authentication at this client (it masked with them all the same). */
+  rejectedShareIds: string[];
 }
 
 /** Coordinator -> client: the set of clients whose masked input arrived. */
@@ -789,13 +791,16 @@ export const MaskedInputRequest: MessageFns<MaskedInputRequest> = {
 };
 
 function createBaseMaskedInputReady(): MaskedInputReady {
-  return { uploadSha256: "" };
+  return { uploadSha256: "", rejectedShareIds: [] };
 }
 
 export const MaskedInputReady: MessageFns<MaskedInputReady> = {
   encode(message: MaskedInputReady, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.uploadSha256 !== "") {
       writer.uint32(10).string(message.uploadSha256);
+    }
+    for (const v of message.rejectedShareIds) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -821,6 +826,14 @@ export const MaskedInputReady: MessageFns<MaskedInputReady> = {
             message.uploadSha256 = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rejectedShareIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -840,6 +853,11 @@ export const MaskedInputReady: MessageFns<MaskedInputReady> = {
         : isSet(object.upload_sha256)
         ? globalThis.String(object.upload_sha256)
         : "",
+      rejectedShareIds: globalThis.Array.isArray(object?.rejectedShareIds)
+        ? object.rejectedShareIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.rejected_share_ids)
+        ? object.rejected_share_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -847,6 +865,9 @@ export const MaskedInputReady: MessageFns<MaskedInputReady> = {
     const obj: any = {};
     if (message.uploadSha256 !== "") {
       obj.uploadSha256 = message.uploadSha256;
+    }
+    if (message.rejectedShareIds?.length) {
+      obj.rejectedShareIds = message.rejectedShareIds;
     }
     return obj;
   },
@@ -857,6 +878,7 @@ export const MaskedInputReady: MessageFns<MaskedInputReady> = {
   fromPartial<I extends Exact<DeepPartial<MaskedInputReady>, I>>(object: I): MaskedInputReady {
     const message = createBaseMaskedInputReady();
     message.uploadSha256 = object.uploadSha256 ?? "";
+    message.rejectedShareIds = object.rejectedShareIds?.map((e) => e) || [];
     return message;
   },
 };
