@@ -205,6 +205,33 @@ describe('ClientService.Session contract', () => {
     expectStatus(download.status, status.UNAUTHENTICATED, 'session token is not valid');
   });
 
+  it('drops a secure-aggregation answer for a round the client is not in (logged), and the session goes on', async () => {
+    const session = await openSession(tc, alice);
+    streams.push(session);
+    const before = tc.snapshot();
+    session.send('no-such-round', { $case: 'consistencySignature', value: { signature: Buffer.alloc(64) } });
+    await waitFor('the coordinator to log the dropped message', () => tc.logs.some((line) => line.includes(`dropped secagg from client ${alice.clientId} for round no-such-round`)));
+    session.send('', { $case: 'heartbeat', value: { clientTimeMs: 1 } });
+    expect((await tc.operator.getStatus()).connectedClientIds).toContain(alice.clientId);
+    expect(tc.snapshot()).toEqual(before);
+  });
+
+  it('ends a session with INVALID_ARGUMENT naming the field of an oversized secure-aggregation message', async () => {
+    const session = await openSession(tc, alice);
+    streams.push(session);
+    const before = tc.snapshot();
+    const keys = { clientId: alice.clientId, cipherPublicKey: Buffer.alloc(2048), maskPublicKey: Buffer.alloc(32), signature: Buffer.alloc(64), identityPublicKey: Buffer.alloc(32), selfMaskCommitment: Buffer.alloc(32) };
+    session.send('r', { $case: 'advertisedKeys', value: keys });
+    expectStatus(await session.status, status.INVALID_ARGUMENT, 'advertised_keys.cipher_public_key is 2048 bytes, more than 1024');
+    expect(tc.snapshot()).toEqual(before);
+    const shares = await openSession(tc, alice);
+    streams.push(shares);
+    const beforeShares = tc.snapshot();
+    shares.send('r', { $case: 'unmaskShares', value: { selfMaskShares: [{ ownerClientId: '', share: Buffer.alloc(37) }], maskKeyShares: [] } });
+    expectStatus(await shares.status, status.INVALID_ARGUMENT, 'unmask_shares.self_mask_shares.owner_client_id: client id must be 1..128 characters');
+    expect(tc.snapshot()).toEqual(beforeShares);
+  });
+
   it('logged no internal error', () => {
     expect(tc.logs.filter((line) => line.includes('internal error'))).toEqual([]);
   });
