@@ -12,6 +12,7 @@ const HELP = `cohort ${COHORT_VERSION}: federated learning coordinator, client a
   cohort data split --clients N --out DIR  per-client Fashion-MNIST folders for client agents
   cohort coordinator token create          one-time enrollment tokens (operator)
   cohort federation|rounds|round|clients|model|events|status ...     operator commands
+  cohort privacy epsilon|noise ...         plan differential privacy: ε for a noise level, or the noise for an ε
 
 Run any command with --help for its flags.
 `;
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../simulations/src/cli.js')).dataCommand(rest);
     case 'coordinator':
       return (await import('../coordinator/src/cli.js')).coordinatorCommand(rest);
+    case 'privacy':
+      return (await import('../coordinator/src/privacy-cli.js')).privacyCommand(rest);
     case 'client':
       if (rest[0] === '--help' || rest[0] === '-h' || rest.length === 0) {
         process.stdout.write((await import('../client/src/cli.js')).CLIENT_HELP);

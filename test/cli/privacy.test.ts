@@ -1,0 +1,58 @@
+/** `cohort privacy epsilon|noise` as an operator runs it: the reference cases of the accountant, and bad flags. */
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
+
+describe('cohort privacy', () => {
+  it("prints Opacus's reference ε as JSON: q = 0.04, z = 1.5, T = 2250, δ = 1e-5 → 7.32911117143 at order 3.9", async () => {
+    const r = await runCli(['privacy', 'epsilon', '--sampling-rate', '0.04', '--noise-multiplier', '1.5', '--steps', '2250', '--delta', '1e-5', '--orders', '1.1:10.9:0.1,12:63:1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { epsilon: number; order: number };
+    expect(rel(out.epsilon, 7.32911117143)).toBeLessThan(1e-6);
+    expect(out.order).toBe(3.9);
+  });
+
+  it('q = 1, z = 4.530877117, T = 1, δ = 1e-6 over orders 1.000..99.999: ε = 1.0, and noise inverts it', async () => {
+    const eps = await runCli(['privacy', 'epsilon', '--sampling-rate', '1', '--noise-multiplier', '4.530877117', '--steps', '1', '--delta', '1e-6', '--orders', '1.001:99.999:0.001', '--json']);
+    expect(eps.code, eps.stderr).toBe(0);
+    expect((JSON.parse(eps.stdout) as { epsilon: number }).epsilon).toBeCloseTo(1.0, 7);
+    const noise = await runCli(['privacy', 'noise', '--target-epsilon', '1', '--sampling-rate', '1', '--steps', '1', '--delta', '1e-6', '--orders', '1.001:99.999:0.001', '--json']);
+    expect(noise.code, noise.stderr).toBe(0);
+    expect(rel((JSON.parse(noise.stdout) as { noiseMultiplier: number }).noiseMultiplier, 4.530877117)).toBeLessThan(1e-6);
+  });
+
+  it('prints a readable line without --json', async () => {
+    const r = await runCli(['privacy', 'epsilon', '--sampling-rate', '0.04', '--noise-multiplier', '1.5', '--steps', '2250', '--delta', '1e-5']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^epsilon \d+\.\d+ at order [\d.]+ \(delta 0\.00001, sampling rate 0\.04, noise multiplier 1\.5, 2250 steps\)\n$/);
+  });
+
+  it.each([
+    [['--sampling-rate', '0'], '--sampling-rate: expected a number in (0, 1], got "0"'],
+    [['--sampling-rate', '1.5'], '--sampling-rate: expected a number in (0, 1], got "1.5"'],
+    [['--noise-multiplier', '0'], '--noise-multiplier: expected a number > 0, got "0"'],
+    [['--noise-multiplier', '-2'], '--noise-multiplier: expected a number > 0, got "-2"'],
+    [['--delta', '1'], '--delta: expected a number in (0, 1), got "1"'],
+    [['--delta', '0'], '--delta: expected a number in (0, 1), got "0"'],
+    [['--steps', '2.5'], '--steps: expected an integer >= 1, got "2.5"'],
+    [['--orders', '1,2'], '--orders: every order must be a number > 1, got "1" in "1"'],
+    [['--orders', '3:2:1'], '--orders: range "3:2:1" needs FROM <= TO and STEP > 0'],
+  ])('names the flag for %j', async (override, message) => {
+    const base: Record<string, string> = { '--sampling-rate': '0.1', '--noise-multiplier': '1', '--steps': '10', '--delta': '1e-5' };
+    base[override[0]!] = override[1]!;
+    // FLAG=VALUE, so that a negative value is read as the flag's value.
+    const r = await runCli(['privacy', 'epsilon', ...Object.entries(base).map(([flag, value]) => `${flag}=${value}`)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('names a missing flag and an unknown sub-command', async () => {
+    const missing = await runCli(['privacy', 'noise', '--sampling-rate', '0.1', '--steps', '10', '--delta', '1e-5']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--target-epsilon is required');
+    const unknown = await runCli(['privacy', 'budget']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "cohort privacy budget"');
+  });
+});
