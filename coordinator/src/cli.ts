@@ -170,6 +170,7 @@ const STATUS_NAMES: Record<number, string> = {
   [FederationStatus.FEDERATION_STATUS_PAUSED]: 'paused',
   [FederationStatus.FEDERATION_STATUS_COMPLETED]: 'completed',
   [FederationStatus.FEDERATION_STATUS_FAILED]: 'failed',
+  [FederationStatus.FEDERATION_STATUS_BUDGET_EXHAUSTED]: 'budget-exhausted',
 };
 
 function pct(value: number | undefined): string {

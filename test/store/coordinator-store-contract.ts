@@ -76,7 +76,7 @@ export function commitInput(store: CoordinatorStore, roundId: string, seed: numb
     bytesUp: 80,
     bytesDown: 120,
     completesFederation: false,
-    privacy: { noiseMultiplier: 1.1, samplingRate: 0.02, epsilonAfter: 0.4 * seed, delta: 1e-5, rdp: { '2': 0.01 * seed, '32': 0.2 * seed } },
+    privacy: { mechanism: 'central', noiseMultiplier: 1.1, samplingRate: 0.02, clipNorm: 0.5, survivors: 3, epsilonAfter: 0.4 * seed, delta: 1e-5, rdp: { '2': 0.01 * seed, '32': 0.2 * seed } },
     verdicts: [
       { contributionId: 'c1', clientId: 'c1', bucket: null, verdict: 'accepted', reason: 'within norm bound', scores: { norm: 1.5 } },
       { contributionId: 'bucket-0', clientId: null, bucket: 0, verdict: 'down-weighted', reason: 'far from the median', scores: { distance: 3.25 } },
@@ -325,6 +325,15 @@ export function describeCoordinatorStore(name: string, open: () => StoreUnderTes
         expectCohortError(() => store.setFederationStatus('nope', 'running', null, T0, OPERATOR), 'FEDERATION_NOT_FOUND', /federation nope/);
       });
 
+      it('moves a running federation to budget-exhausted with its reason and audit entry, and never back', () => {
+        const model = putModel(store, 0);
+        store.createFederation({ id: 'f1', name: 'n', spec: {}, topologyJson: '{}', layout: LAYOUT, roundsTarget: 2, createdAt: T0, status: 'running' }, model, OPERATOR);
+        const exhausted = store.setFederationStatus('f1', 'budget-exhausted', 'round 4 would spend epsilon 8.3 of 8', T0 + 1, COORDINATOR);
+        expect(exhausted).toMatchObject({ status: 'budget-exhausted', statusReason: 'round 4 would spend epsilon 8.3 of 8' });
+        expect(store.listAudit().at(-1)?.action).toBe('federation.budget-exhausted');
+        expectCohortError(() => store.setFederationStatus('f1', 'running', null, T0 + 2, OPERATOR), 'FEDERATION_WRONG_STATUS', /f1 is budget-exhausted; its status can no longer change/);
+      });
+
       it('lists federations in creation order', () => {
         createRunningFederation(store, 'b', { at: T0 + 1 });
         createRunningFederation(store, 'a', { at: T0 + 2 });
@@ -532,6 +541,8 @@ export function describeCoordinatorStore(name: string, open: () => StoreUnderTes
         expectCohortError(() => store.commitRound({ ...good, metrics: { loss: Number.NaN } }, COORDINATOR), 'INVALID_ARGUMENT', /metrics\.loss/);
         expectCohortError(() => store.commitRound({ ...good, bytesUp: -1 }, COORDINATOR), 'INVALID_ARGUMENT', /bytesUp/);
         expectCohortError(() => store.commitRound({ ...good, privacy: { ...good.privacy!, samplingRate: 0 } }, COORDINATOR), 'INVALID_ARGUMENT', /samplingRate/);
+        expectCohortError(() => store.commitRound({ ...good, privacy: { ...good.privacy!, clipNorm: 0 } }, COORDINATOR), 'INVALID_ARGUMENT', /clipNorm must be > 0/);
+        expectCohortError(() => store.commitRound({ ...good, privacy: { ...good.privacy!, mechanism: 'magic' as 'central' } }, COORDINATOR), 'INVALID_ARGUMENT', /privacy.mechanism must be central, distributed or local/);
         expectCohortError(() => store.commitRound({ ...good, verdicts: [good.verdicts![0]!, good.verdicts![0]!] }, COORDINATOR), 'INVALID_ARGUMENT', /appears twice/);
         expectCohortError(() => store.commitRound({ ...good, roundId: 'nope' }, COORDINATOR), 'ROUND_NOT_FOUND', /round nope/);
         expect(storeSnapshot(store)).toEqual(before);

@@ -42,6 +42,7 @@ const STATUS_TO_PROTO: Record<FederationRecord['status'], FederationStatus> = {
   paused: FederationStatus.FEDERATION_STATUS_PAUSED,
   completed: FederationStatus.FEDERATION_STATUS_COMPLETED,
   failed: FederationStatus.FEDERATION_STATUS_FAILED,
+  'budget-exhausted': FederationStatus.FEDERATION_STATUS_BUDGET_EXHAUSTED,
 };
 
 /** Throws UNAUTHENTICATED unless the metadata carries the admin token. */
@@ -109,7 +110,15 @@ export function createOperatorService(deps: OperatorServiceDeps): OperatorServic
         targetEpsilon: privacy?.targetEpsilon ?? 0,
         targetDelta: privacy?.targetDelta ?? 0,
         spentEpsilon: entries.at(-1)?.epsilonAfter ?? 0,
-        entries: entries.map((e) => ({ roundNumber: e.roundNumber, noiseMultiplier: e.noiseMultiplier, samplingRate: e.samplingRate, epsilonAfter: e.epsilonAfter })),
+        entries: entries.map((e) => ({
+          roundNumber: e.roundNumber,
+          noiseMultiplier: e.noiseMultiplier,
+          samplingRate: e.samplingRate,
+          epsilonAfter: e.epsilonAfter,
+          mechanism: e.mechanism,
+          clipNorm: e.clipNorm,
+          survivors: e.survivors,
+        })),
       };
     }),
     createEnrollmentToken: unaryHandler(logError, (call) => {

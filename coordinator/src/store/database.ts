@@ -64,11 +64,15 @@ export function openDatabase(file: string): OpenDatabase {
     // survives a power loss (NORMAL may lose the last transactions, which would unwind a committed model).
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = FULL');
-    sqlite.pragma('foreign_keys = ON');
     sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const db = drizzle(sqlite, { schema });
+    // Migrations that rebuild a table (SQLite cannot alter a CHECK constraint) drop and recreate a parent table.
+    // They run inside one transaction, where PRAGMA foreign_keys is a no-op, so enforcement is turned off around
+    // them and the whole database is checked afterwards: a migration that broke a reference fails the start.
+    sqlite.pragma('foreign_keys = OFF');
     migrate(db, { migrationsFolder: migrationsFolder() });
-    // A migration may toggle foreign keys while it rebuilds a table; make sure enforcement is back on afterwards.
+    const broken = sqlite.pragma('foreign_key_check') as unknown[];
+    if (broken.length > 0) throw new Error(`database migration left ${broken.length} broken foreign key reference(s): ${JSON.stringify(broken.slice(0, 3))}`);
     sqlite.pragma('foreign_keys = ON');
     return { sqlite, db };
   } catch (error) {

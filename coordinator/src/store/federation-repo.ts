@@ -8,10 +8,11 @@ import { federations, modelVersions } from './schema.js';
 import type { FederationRecord, FederationStatus, ModelFileStore, ModelVersionRecord, NewFederation, NewModelFile } from './types.js';
 import { requireCount, requireJson, requireNonEmpty, requireSha256, requireTime } from './validate.js';
 
-const FEDERATION_STATUSES: readonly FederationStatus[] = ['created', 'running', 'paused', 'completed', 'failed'];
+const FEDERATION_STATUSES: readonly FederationStatus[] = ['created', 'running', 'paused', 'completed', 'failed', 'budget-exhausted'];
 
 /** Statuses a federation never leaves. */
-export const TERMINAL_FEDERATION_STATUSES: readonly FederationStatus[] = ['completed', 'failed'];
+// A spent privacy budget never comes back: 'budget-exhausted' is as final as 'completed'.
+export const TERMINAL_FEDERATION_STATUSES: readonly FederationStatus[] = ['completed', 'failed', 'budget-exhausted'];
 
 /** Bytes per weight in a model file (float32 little-endian). */
 const BYTES_PER_WEIGHT = 4;
@@ -69,6 +70,8 @@ function statusAction(from: FederationStatus, to: FederationStatus): string {
       return 'federation.completed';
     case 'failed':
       return 'federation.failed';
+    case 'budget-exhausted':
+      return 'federation.budget-exhausted';
   }
 }
 

@@ -88,8 +88,11 @@ function toLedger(row: LedgerRow): PrivacyLedgerRecord {
     federationId: row.federationId,
     roundId: row.roundId,
     roundNumber: row.roundNumber,
+    mechanism: row.mechanism as PrivacyLedgerRecord['mechanism'],
     noiseMultiplier: row.noiseMultiplier,
     samplingRate: row.samplingRate,
+    clipNorm: row.clipNorm,
+    survivors: row.survivors,
     epsilonAfter: row.epsilonAfter,
     delta: row.delta,
     rdp: row.rdp,
@@ -148,7 +151,13 @@ function validatePrivacy(privacy: PrivacyLedgerInput): void {
   requireFinite('privacy.epsilonAfter', privacy.epsilonAfter);
   requireFinite('privacy.delta', privacy.delta);
   requireFiniteRecord('privacy.rdp', privacy.rdp);
+  requireFinite('privacy.clipNorm', privacy.clipNorm);
+  requireCount('privacy.survivors', privacy.survivors);
+  if (!['central', 'distributed', 'local'].includes(privacy.mechanism)) {
+    throw new CohortError('INVALID_ARGUMENT', `privacy.mechanism must be central, distributed or local, got "${String(privacy.mechanism)}"`, { field: 'privacy.mechanism' });
+  }
   const ranges: [string, boolean][] = [
+    ['privacy.clipNorm must be > 0', privacy.clipNorm > 0],
     ['privacy.noiseMultiplier must be >= 0', privacy.noiseMultiplier >= 0],
     ['privacy.samplingRate must be in (0, 1]', privacy.samplingRate > 0 && privacy.samplingRate <= 1],
     ['privacy.epsilonAfter must be >= 0', privacy.epsilonAfter >= 0],

@@ -71,7 +71,7 @@ export const federations = sqliteTable(
   },
   (t) => [
     uniqueIndex('federations_name_unique').on(t.name),
-    check('federations_status_check', sql`${t.status} IN ('created', 'running', 'paused', 'completed', 'failed')`),
+    check('federations_status_check', sql`${t.status} IN ('created', 'running', 'paused', 'completed', 'failed', 'budget-exhausted')`),
   ],
 );
 
@@ -166,8 +166,14 @@ export const privacyLedger = sqliteTable(
       .notNull()
       .references(() => federations.id),
     roundNumber: integer('round_number').notNull(),
+    /** 'central' | 'distributed' | 'local'. */
+    mechanism: text('mechanism').notNull().default('central'),
     noiseMultiplier: real('noise_multiplier').notNull(),
     samplingRate: real('sampling_rate').notNull(),
+    /** L2 clip norm C of the round, model units. */
+    clipNorm: real('clip_norm').notNull().default(0),
+    /** Clients whose (clipped, noised) contribution went into the round. */
+    survivors: integer('survivors').notNull().default(0),
     epsilonAfter: real('epsilon_after').notNull(),
     delta: real('delta').notNull(),
     rdp: text('rdp', { mode: 'json' }).$type<Record<string, number>>().notNull(),

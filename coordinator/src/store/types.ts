@@ -49,7 +49,7 @@ export interface EnrollmentTokenRecord {
   usedByClientId: string | null;
 }
 
-export type FederationStatus = 'created' | 'running' | 'paused' | 'completed' | 'failed';
+export type FederationStatus = 'created' | 'running' | 'paused' | 'completed' | 'failed' | 'budget-exhausted';
 
 export interface FederationRecord {
   id: string;
@@ -177,8 +177,14 @@ export interface ParticipationRecord {
 }
 
 export interface PrivacyLedgerInput {
+  /** The DP mechanism of the round. */
+  mechanism: 'central' | 'distributed' | 'local';
   noiseMultiplier: number;
   samplingRate: number;
+  /** L2 clip norm C, model units. */
+  clipNorm: number;
+  /** Clients whose contribution went into the round. */
+  survivors: number;
   epsilonAfter: number;
   delta: number;
   /** RDP curve after this round, by order (issue 4). */

@@ -120,6 +120,8 @@ export enum FederationStatus {
   FEDERATION_STATUS_PAUSED = 3,
   FEDERATION_STATUS_COMPLETED = 4,
   FEDERATION_STATUS_FAILED = 5,
+  /** FEDERATION_STATUS_BUDGET_EXHAUSTED - The next round would spend more privacy than the federation's budget; no further round starts. */
+  FEDERATION_STATUS_BUDGET_EXHAUSTED = 6,
 }
 
 export function federationStatusFromJSON(object: any): FederationStatus {
@@ -142,6 +144,9 @@ export function federationStatusFromJSON(object: any): FederationStatus {
     case 5:
     case "FEDERATION_STATUS_FAILED":
       return FederationStatus.FEDERATION_STATUS_FAILED;
+    case 6:
+    case "FEDERATION_STATUS_BUDGET_EXHAUSTED":
+      return FederationStatus.FEDERATION_STATUS_BUDGET_EXHAUSTED;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum FederationStatus");
   }
@@ -161,6 +166,8 @@ export function federationStatusToJSON(object: FederationStatus): string {
       return "FEDERATION_STATUS_COMPLETED";
     case FederationStatus.FEDERATION_STATUS_FAILED:
       return "FEDERATION_STATUS_FAILED";
+    case FederationStatus.FEDERATION_STATUS_BUDGET_EXHAUSTED:
+      return "FEDERATION_STATUS_BUDGET_EXHAUSTED";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum FederationStatus");
   }
@@ -393,6 +400,10 @@ export interface PrivacyLedgerEntry {
   noiseMultiplier: number;
   samplingRate: number;
   epsilonAfter: number;
+  /** "central", "distributed" or "local". */
+  mechanism: string;
+  clipNorm: number;
+  survivors: number;
 }
 
 export interface PrivacyBudget {
@@ -3775,7 +3786,15 @@ export const Event: MessageFns<Event> = {
 };
 
 function createBasePrivacyLedgerEntry(): PrivacyLedgerEntry {
-  return { roundNumber: 0, noiseMultiplier: 0, samplingRate: 0, epsilonAfter: 0 };
+  return {
+    roundNumber: 0,
+    noiseMultiplier: 0,
+    samplingRate: 0,
+    epsilonAfter: 0,
+    mechanism: "",
+    clipNorm: 0,
+    survivors: 0,
+  };
 }
 
 export const PrivacyLedgerEntry: MessageFns<PrivacyLedgerEntry> = {
@@ -3791,6 +3810,15 @@ export const PrivacyLedgerEntry: MessageFns<PrivacyLedgerEntry> = {
     }
     if (message.epsilonAfter !== 0) {
       writer.uint32(33).double(message.epsilonAfter);
+    }
+    if (message.mechanism !== "") {
+      writer.uint32(42).string(message.mechanism);
+    }
+    if (message.clipNorm !== 0) {
+      writer.uint32(49).double(message.clipNorm);
+    }
+    if (message.survivors !== 0) {
+      writer.uint32(56).uint32(message.survivors);
     }
     return writer;
   },
@@ -3840,6 +3868,30 @@ export const PrivacyLedgerEntry: MessageFns<PrivacyLedgerEntry> = {
             message.epsilonAfter = reader.double();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.mechanism = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.clipNorm = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.survivors = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3874,6 +3926,13 @@ export const PrivacyLedgerEntry: MessageFns<PrivacyLedgerEntry> = {
         : isSet(object.epsilon_after)
         ? globalThis.Number(object.epsilon_after)
         : 0,
+      mechanism: isSet(object.mechanism) ? globalThis.String(object.mechanism) : "",
+      clipNorm: isSet(object.clipNorm)
+        ? globalThis.Number(object.clipNorm)
+        : isSet(object.clip_norm)
+        ? globalThis.Number(object.clip_norm)
+        : 0,
+      survivors: isSet(object.survivors) ? globalThis.Number(object.survivors) : 0,
     };
   },
 
@@ -3891,6 +3950,15 @@ export const PrivacyLedgerEntry: MessageFns<PrivacyLedgerEntry> = {
     if (message.epsilonAfter !== 0) {
       obj.epsilonAfter = floatToJson(message.epsilonAfter);
     }
+    if (message.mechanism !== "") {
+      obj.mechanism = message.mechanism;
+    }
+    if (message.clipNorm !== 0) {
+      obj.clipNorm = floatToJson(message.clipNorm);
+    }
+    if (message.survivors !== 0) {
+      obj.survivors = Math.round(message.survivors);
+    }
     return obj;
   },
 
@@ -3903,6 +3971,9 @@ export const PrivacyLedgerEntry: MessageFns<PrivacyLedgerEntry> = {
     message.noiseMultiplier = object.noiseMultiplier ?? 0;
     message.samplingRate = object.samplingRate ?? 0;
     message.epsilonAfter = object.epsilonAfter ?? 0;
+    message.mechanism = object.mechanism ?? "";
+    message.clipNorm = object.clipNorm ?? 0;
+    message.survivors = object.survivors ?? 0;
     return message;
   },
 };
