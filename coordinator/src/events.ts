@@ -9,6 +9,7 @@ export type EventType =
   | 'federation.paused'
   | 'federation.completed'
   | 'federation.failed'
+  | 'federation.budget-exhausted'
   | 'round.started'
   | 'round.stage'
   | 'round.progress'

@@ -47,6 +47,11 @@ of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart
   --secagg-buckets B       bucketed mode: B independent secure sums of at least --min-bucket-size M clients
   --min-bucket-size M      bucketed mode, buckets of at least M clients (default 10; as many as fit)
   --secagg-clamp X         per-coordinate clamp before quantization (default the clip norm, or 1)
+  --dp central|off         differential privacy: Gaussian noise on the sum of clipped updates (clip norm 1 unless
+                           --clip-norm); the federation stops before a round would exceed the budget
+  --dp-epsilon E --dp-delta D     the privacy budget (default 8, 1e-5)
+  --dp-noise Z             noise multiplier (default: calibrated to spend the budget over --rounds)
+  --sampling-rate Q        Poisson sampling of the cohort with rate Q (privacy amplification); default a fixed cohort
 `;
 
 const SECAGG_DROPOUT_STAGES: readonly string[] = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'];
@@ -97,6 +102,11 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     'secagg-buckets': { type: 'string' },
     'min-bucket-size': { type: 'string' },
     'secagg-clamp': { type: 'string' },
+    dp: { type: 'string' },
+    'dp-epsilon': { type: 'string' },
+    'dp-delta': { type: 'string' },
+    'dp-noise': { type: 'string' },
+    'sampling-rate': { type: 'string' },
     json: { type: 'boolean' },
     'keep-data': { type: 'boolean' },
     verbose: { type: 'boolean' },
@@ -142,7 +152,15 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     secaggBuckets: optionalNumber(args, 'secagg-buckets', { min: 1, max: 2000, integer: true }),
     minBucketSize: optionalNumber(args, 'min-bucket-size', { min: 2, max: 2000, integer: true }),
     secaggClamp: optionalNumber(args, 'secagg-clamp', { min: 1e-9, max: 1e6 }),
+    dp: choiceFlag(args, 'dp', ['off', 'central'] as const, 'off'),
+    dpEpsilon: numberFlag(args, 'dp-epsilon', d.dpEpsilon, { min: 1e-6, max: 1e6 }),
+    dpDelta: numberFlag(args, 'dp-delta', d.dpDelta, { min: 1e-300, max: 0.999999 }),
+    dpNoise: optionalNumber(args, 'dp-noise', { min: 1e-6, max: 1e6 }),
+    samplingRate: optionalNumber(args, 'sampling-rate', { min: 1e-9, max: 1 }),
   };
+  const dpOnly = ['dp-epsilon', 'dp-delta', 'dp-noise'].find((f) => stringFlag(args, f) !== undefined);
+  if (dpOnly !== undefined && options.dp === 'off') throw new CohortError('CONFIG_INVALID', `--${dpOnly} needs --dp central`);
+  if (options.dp !== 'off' && options.secagg) throw new CohortError('CONFIG_INVALID', '--dp central adds noise to plaintext updates; it cannot be combined with --secagg yet');
   const secaggOnly = ['secagg-neighbours', 'secagg-threshold', 'secagg-buckets', 'min-bucket-size', 'secagg-clamp'].find((f) => stringFlag(args, f) !== undefined);
   if (secaggOnly !== undefined && !options.secagg) throw new CohortError('CONFIG_INVALID', `--${secaggOnly} needs --secagg`);
   if (SECAGG_DROPOUT_STAGES.includes(options.dropoutStage) && !options.secagg) {
@@ -164,7 +182,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${renderSummaryTable(summary, { color: process.stdout.isTTY === true })}\n`);
     if (result.dataDir !== null) process.stdout.write(`coordinator data kept in ${result.dataDir}\n`);
   }
-  return summary.roundsCommitted === options.rounds ? 0 : 1;
+  // A federation stopped by its privacy budget ended as designed.
+  return summary.roundsCommitted === options.rounds || summary.config['outcome'] === 'budget-exhausted' ? 0 : 1;
 }
 
 export const DATA_HELP = `cohort data split --clients N --out DIR [--partition SPEC] [--seed S] [--train-size N] [--data-dir DIR]

@@ -44,6 +44,15 @@ export interface SimulationOptions {
   minBucketSize?: number;
   /** Per-coordinate clamp before quantization (undefined = the clip norm, or 1 without clipping). */
   secaggClamp?: number;
+  /** Differential privacy: off, or central noise added by the coordinator. */
+  dp: 'off' | 'central';
+  /** Privacy budget (ε, δ) the federation stops at. */
+  dpEpsilon: number;
+  dpDelta: number;
+  /** Noise multiplier z (undefined = calibrated to spend the budget over --rounds). */
+  dpNoise?: number;
+  /** Poisson sampling rate of the cohort (undefined = the fixed cohort of --cohort-size). */
+  samplingRate?: number;
 }
 
 /** Where a simulated dropout happens: any stage, or one of the round's stages. */
@@ -79,4 +88,7 @@ export const SIMULATION_DEFAULTS: SimulationOptions = {
   verbose: false,
   clipNorm: 0,
   secagg: false,
+  dp: 'off',
+  dpEpsilon: 8,
+  dpDelta: 1e-5,
 };

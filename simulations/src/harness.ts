@@ -96,7 +96,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     io.log(`coordinator on ${info.address}; federation ${config.name}: ${config.rounds} rounds, ${config.selection.cohortSize} clients per round, ${options.model}, ${config.serverOptimizer.kind}`);
 
     // Watch events over gRPC, as an operator would.
-    const finished = new Promise<'completed' | 'failed'>((resolve, reject) => {
+    const finished = new Promise<'completed' | 'failed' | 'budget-exhausted'>((resolve, reject) => {
       let stage = '';
       // The display counts committed rounds (an aborted attempt is retried under the same display number).
       let committed = 0;
@@ -135,6 +135,9 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
           case 'federation.failed':
             io.log(`federation failed: ${event.message}`);
             return resolve('failed');
+          case 'federation.budget-exhausted':
+            io.log(`privacy budget exhausted: ${event.message}`);
+            return resolve('budget-exhausted');
           default:
             return;
         }
@@ -231,7 +234,9 @@ export function simulationFederation(o: SimulationOptions): FederationConfig {
     name: `simulation-seed-${o.seed}`,
     task: 'fashion-mnist',
     model: { builtin: o.model, initSeed: o.seed },
-    plan: { epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.learningRate, seed: o.seed, clipNorm: o.clipNorm },
+    plan: { epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.learningRate, seed: o.seed, clipNorm: o.dp !== 'off' && o.clipNorm === 0 ? 1 : o.clipNorm },
+    dp: { mode: o.dp, ...(o.dpNoise === undefined ? {} : { noiseMultiplier: o.dpNoise }) },
+    ...(o.dp === 'off' ? {} : { privacy: { targetEpsilon: o.dpEpsilon, targetDelta: o.dpDelta } }),
     secagg: {
       enabled: o.secagg,
       ...(o.secaggNeighbours === undefined ? {} : { neighbours: o.secaggNeighbours }),
@@ -241,7 +246,10 @@ export function simulationFederation(o: SimulationOptions): FederationConfig {
       // Without clipping, a clamp of 1 bounds coordinates far beyond what a round of local training moves them.
       ...(o.secagg && o.clipNorm === 0 ? { clamp: o.secaggClamp ?? 1 } : o.secaggClamp === undefined ? {} : { clamp: o.secaggClamp }),
     },
-    selection: { mode: 'fixed', cohortSize: cohort, overSelection: 0, minClients: Math.min(o.minClients, cohort), minConnected: o.clients },
+    selection:
+      o.samplingRate === undefined
+        ? { mode: 'fixed', cohortSize: cohort, overSelection: 0, minClients: Math.min(o.minClients, cohort), minConnected: o.clients }
+        : { mode: 'poisson', samplingRate: o.samplingRate, cohortSize: cohort, minClients: Math.min(o.minClients, cohort), minConnected: o.clients },
     deadlines: { configureMs: o.configureDeadlineMs, trainingMs: o.trainingDeadlineMs, stageMs: 60_000 },
     serverOptimizer: { kind: o.serverOptimizer, ...(o.serverLearningRate === undefined ? {} : { learningRate: o.serverLearningRate }) },
     evaluation: { dataset: 'simulation-test', split: 'test' },
@@ -271,6 +279,7 @@ function progressReport(round: number, state: 'committed' | 'aborted', reason: s
     dropouts: m['dropouts'] ?? 0,
     dropoutsByStage: {},
     bytesByStage: {},
+    epsilon: m['epsilon'] ?? null,
     bytesUp: m['bytes_up'] ?? 0,
     bytesDown: m['bytes_down'] ?? 0,
     seconds: m['seconds'] ?? 0,
@@ -310,6 +319,7 @@ export function roundReport(r: Round): RoundReport {
     dropouts: r.participations.filter((p) => p.dropped).length,
     dropoutsByStage,
     bytesByStage: stageTraffic(m, r.survivors),
+    epsilon: m['epsilon'] ?? null,
     bytesUp: r.bytesUp,
     bytesDown: r.bytesDown,
     seconds: r.endedAtMs > 0 ? (r.endedAtMs - r.startedAtMs) / 1000 : 0,

@@ -1,5 +1,10 @@
 /** `cohort privacy epsilon|noise` as an operator runs it: the reference cases of the accountant, and bad flags. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { epsilonOf } from '../../shared/src/core/dp/rdp.js';
+import { packageRoot } from '../../shared/src/data/repo-root.js';
 import { runCli } from '../helpers/cli.js';
 
 const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
@@ -54,5 +59,34 @@ describe('cohort privacy', () => {
     const unknown = await runCli(['privacy', 'budget']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown command "cohort privacy budget"');
+  });
+});
+
+describe('cohort simulate --dp central', () => {
+  it('stops exactly before the round that would exceed the budget, and reports ε per round', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cohort-dp-'));
+    try {
+      const r = await runCli(
+        ['simulate', '--dp', 'central', '--dp-epsilon', '8', '--dp-noise', '1.5', '--clients', '4', '--rounds', '10', '--epochs', '1', '--model', 'fmnist-mlp', '--train-size', '600', '--test-size', '200',
+          '--data-dir', path.join(packageRoot(), 'data', 'fashion-mnist-subset'), '--report-dir', dir, '--json'],
+        { timeoutMs: 180_000 },
+      );
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      const summary = JSON.parse(r.stdout) as { roundsCommitted: number; rounds: { epsilon: number | null }[]; config: { outcome: string } };
+      // Fixed cohort: q = 1. At z = 1.5 and δ = 1e-5, five rounds fit in ε = 8 and a sixth would not.
+      const expected = [1, 2, 3, 4, 5].map((t) => epsilonOf({ samplingRate: 1, noiseMultiplier: 1.5, steps: t, delta: 1e-5 }).epsilon);
+      expect(epsilonOf({ samplingRate: 1, noiseMultiplier: 1.5, steps: 6, delta: 1e-5 }).epsilon).toBeGreaterThan(8);
+      expect(summary.config.outcome).toBe('budget-exhausted');
+      expect(summary.roundsCommitted).toBe(5);
+      summary.rounds.forEach((round, i) => expect(round.epsilon).toBeCloseTo(expected[i]!, 9));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 200_000);
+
+  it('names the flag that needs --dp central', async () => {
+    const r = await runCli(['simulate', '--dp-epsilon', '4']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--dp-epsilon needs --dp central');
   });
 });

@@ -19,6 +19,7 @@ function round(n: number, overrides: Partial<RoundReport> = {}): RoundReport {
     dropouts: 1,
     dropoutsByStage: { 'masked-input': 1 },
     bytesByStage: {},
+    epsilon: null,
     bytesUp: 1_000_000,
     bytesDown: 2_000_000,
     seconds: 3.5,

@@ -2,6 +2,7 @@
 // aborts, pause, and a restart over the same store file that resumes from the last committed model.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InMemoryClientHandler, RoundResult } from '../../coordinator/src/round/index.js';
+import { epsilonOf } from '../../shared/src/core/dp/rdp.js';
 import {
   FEDERATION_ID,
   Harness,
@@ -198,5 +199,66 @@ describe('scheduler', () => {
     expect(v2.parentSha256).toBe(v1.sha256);
     const expected = fedAvgByHand(v1Weights, [{ delta: rampDelta(0.3), numExamples: 10 }]);
     expect(maxAbsDiff(after.models.weights(v2), expected)).toBeLessThan(1e-6);
+  });
+});
+
+describe('scheduler with central differential privacy', () => {
+  it('stops exactly before the round that would exceed the budget, with the ledger as the record', async () => {
+    const z = 4;
+    const budget = 2;
+    const config = testConfig({ rounds: 20, plan: { clipNorm: 1 }, dp: { mode: 'central', noiseMultiplier: z }, privacy: { targetEpsilon: budget, targetDelta: 1e-5 } });
+    const h = harness({ config });
+    for (const id of ['c1', 'c2', 'c3']) h.connect(id, honest(() => rampDelta(0.01), 10));
+    // Fixed cohort: no amplification claimed, q = 1.
+    let allowed = 0;
+    while (epsilonOf({ samplingRate: 1, noiseMultiplier: z, steps: allowed + 1, delta: 1e-5 }).epsilon <= budget) allowed++;
+    expect(allowed).toBeGreaterThan(1);
+    expect(allowed).toBeLessThan(20);
+
+    const scheduler = h.scheduler();
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('federation.budget-exhausted');
+    await eventually(() => !scheduler.isRunning(FEDERATION_ID), 'the loop has ended');
+
+    expect(h.federation).toMatchObject({ status: 'budget-exhausted', roundsCommitted: allowed });
+    expect(h.federation.statusReason).toMatch(new RegExp(`^round ${allowed + 1} would bring epsilon to \\d+\\.\\d+, over the budget 2 \\(delta 0\\.00001\\); spent \\d+\\.\\d+ in ${allowed} rounds$`));
+    const ledger = h.store.listPrivacyLedger(FEDERATION_ID);
+    expect(ledger.map((e) => e.roundNumber)).toEqual(Array.from({ length: allowed }, (_, i) => i + 1));
+    for (const [i, e] of ledger.entries()) {
+      expect(e).toMatchObject({ mechanism: 'central', noiseMultiplier: z, samplingRate: 1, clipNorm: 1, survivors: 3, delta: 1e-5 });
+      expect(e.epsilonAfter).toBeCloseTo(epsilonOf({ samplingRate: 1, noiseMultiplier: z, steps: i + 1, delta: 1e-5 }).epsilon, 9);
+    }
+    expect(ledger.at(-1)!.epsilonAfter).toBeLessThanOrEqual(budget);
+    const last = h.store.listRounds(FEDERATION_ID)[0]!;
+    expect(last.metrics).toMatchObject({ dp_noise_multiplier: z, dp_amplified: 0 });
+    expect(last.metrics['epsilon']).toBeCloseTo(ledger.at(-1)!.epsilonAfter, 12);
+  });
+
+  it('a restarted coordinator recomputes spending from the ledger and never starts the round over budget', async () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    // At z = 4 with q = 1 a budget of 2 allows three rounds (checked below).
+    const config = testConfig({ rounds: 20, plan: { clipNorm: 1 }, dp: { mode: 'central', noiseMultiplier: 4 }, privacy: { targetEpsilon: 2, targetDelta: 1e-5 } });
+    const first = new Harness({ config, dir });
+    for (const id of ['c1', 'c2', 'c3']) first.connect(id, honest(() => rampDelta(0.01), 10));
+    const s1 = first.scheduler();
+    s1.ensureRunning(FEDERATION_ID);
+    await first.waitForEvent('round.committed');
+    await s1.stop(FEDERATION_ID, 'coordinator restarting');
+    const committedBefore = first.federation.roundsCommitted;
+    first.close();
+
+    const second = new Harness({ config, dir, createFederation: false });
+    harnesses.push(second);
+    for (const id of ['c1', 'c2', 'c3']) second.connect(id, honest(() => rampDelta(0.01), 10));
+    const s2 = second.scheduler();
+    s2.ensureRunning(FEDERATION_ID);
+    await second.waitForEvent('federation.budget-exhausted');
+    const ledger = second.store.listPrivacyLedger(FEDERATION_ID);
+    expect(ledger.length).toBe(second.federation.roundsCommitted);
+    expect(ledger.length).toBeGreaterThanOrEqual(committedBefore);
+    expect(ledger.at(-1)!.epsilonAfter).toBeLessThanOrEqual(2);
+    expect(ledger.length).toBe(3);
+    expect(epsilonOf({ samplingRate: 1, noiseMultiplier: 4, steps: ledger.length + 1, delta: 1e-5 }).epsilon).toBeGreaterThan(2);
   });
 });

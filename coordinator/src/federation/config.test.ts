@@ -43,6 +43,7 @@ describe('parseFederationConfig defaults', () => {
       rounds: 10,
       privacy: null,
       secagg: { enabled: false, modulusBits: 32, bucketed: false, minBucketSize: 10 },
+      dp: { mode: 'off' },
       selectionSeed: 0,
       maxConsecutiveAborts: 10,
     });
@@ -180,6 +181,15 @@ describe('parseFederationConfig validation', () => {
     expect(parseFederationConfig(on({ buckets: 2, minBucketSize: 5 }, { selection: { cohortSize: 10, minClients: 2 } })).secagg).toMatchObject({ bucketed: true, buckets: 2, minBucketSize: 5 });
     // Off, none of this is checked.
     expect(parseFederationConfig({ ...minimal, secagg: { neighbours: 6, threshold: 3 } }).secagg.enabled).toBe(false);
+  });
+
+  it('checks differential-privacy settings, naming the field', () => {
+    expect(errorOf({ ...minimal, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } })).toBe("federation spec: plan.clipNorm: must be > 0 with differential privacy: the clip norm bounds each client's contribution");
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' } })).toBe('federation spec: privacy: give targetEpsilon and targetDelta: a DP federation needs a budget to account against');
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'local' } })).toMatch(/^federation spec: dp\.mode: /);
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central', noiseMultiplier: 0 }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } })).toMatch(/^federation spec: dp\.noiseMultiplier: /);
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 }, secagg: { enabled: true } })).toMatch(/^federation spec: dp\.mode: central noise is added to plaintext updates/);
+    expect(parseFederationConfig({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } }).dp).toEqual({ mode: 'central' });
   });
 
   it('reports every bad field at once, prefixed with the source', () => {

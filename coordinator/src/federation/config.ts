@@ -113,6 +113,15 @@ const secAggSchema = z
   // Asking for a number of buckets is asking for bucketed mode.
   .transform((s) => (s.buckets !== undefined ? { ...s, bucketed: true } : s));
 
+const dpSchema = z
+  .object({
+    /** off, or central: Gaussian noise z·C on the sum of clipped updates, added by the coordinator (DP-FedAvg). */
+    mode: z.enum(['off', 'central']).default('off'),
+    /** z; default calibrated so that `rounds` rounds spend the privacy budget. */
+    noiseMultiplier: z.number().gt(0).optional(),
+  })
+  .strict();
+
 const privacySchema = z
   .object({
     targetEpsilon: z.number().gt(0),
@@ -140,6 +149,7 @@ const federationSchema = z
     rounds: positiveInt.max(1_000_000).default(10),
     privacy: privacySchema.nullable().default(null),
     secagg: secAggSchema.default(() => secAggSchema.parse({})),
+    dp: dpSchema.default(() => dpSchema.parse({})),
     /** Seed for cohort selection; 0 = OS randomness. */
     selectionSeed: z.number().int().min(0).default(0),
     /** After this many aborted rounds in a row the federation fails and waits for an operator. */
@@ -179,6 +189,11 @@ const federationSchema = z
           message: `${secagg.buckets ?? 1} bucket(s) of a cohort of ${f.selection.cohortSize} are smaller than secagg.minBucketSize (${secagg.minBucketSize})`,
         });
       }
+    }
+    if (f.dp.mode !== 'off') {
+      if (f.plan.clipNorm === 0) ctx.addIssue({ code: 'custom', path: ['plan', 'clipNorm'], message: 'must be > 0 with differential privacy: the clip norm bounds each client\'s contribution' });
+      if (f.privacy === null) ctx.addIssue({ code: 'custom', path: ['privacy'], message: 'give targetEpsilon and targetDelta: a DP federation needs a budget to account against' });
+      if (f.secagg.enabled) ctx.addIssue({ code: 'custom', path: ['dp', 'mode'], message: 'central noise is added to plaintext updates; with secure aggregation use distributed noise (not yet available)' });
     }
     // The training deadline runs from the moment tasks are sent, so it must leave time after the configure stage.
     if (f.deadlines.configureMs >= f.deadlines.trainingMs) {

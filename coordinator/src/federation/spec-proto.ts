@@ -5,7 +5,7 @@
  * goes through parseFederationConfig, the same validation a JSON or YAML spec gets.
  */
 import { CohortError } from '../../../shared/src/core/errors.js';
-import { ClientOptimizer } from '../../../shared/src/gen/fl/v1/common.pb.js';
+import { ClientOptimizer, NoiseMode } from '../../../shared/src/gen/fl/v1/common.pb.js';
 import { SelectionMode, ServerOptimizerKind } from '../../../shared/src/gen/fl/v1/operator.pb.js';
 import type { FederationSpec } from '../../../shared/src/gen/fl/v1/operator.pb.js';
 import { parseFederationConfig } from './config.js';
@@ -33,6 +33,12 @@ function defined<T extends Record<string, unknown>>(object: T): Partial<T> {
 }
 
 const nz = (value: number): number | undefined => (value === 0 ? undefined : value);
+
+function noiseModeOf(mode: NoiseMode): 'off' | 'central' {
+  if (mode === NoiseMode.NOISE_MODE_NONE) return 'off';
+  if (mode === NoiseMode.NOISE_MODE_CENTRAL) return 'central';
+  throw new CohortError('CONFIG_INVALID', `plan.noise.mode ${NoiseMode[mode] ?? mode} is not supported yet (central or none)`);
+}
 
 /** Operator-API spec -> validated config (+ initial weights carried inline, if any). */
 export function federationConfigFromProto(spec: FederationSpec | undefined): { config: FederationConfig; initialWeights: Uint8Array | null } {
@@ -94,6 +100,9 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
       : defined({ dataset: spec.evaluation.dataset, split: spec.evaluation.split || undefined, maxExamples: spec.evaluation.maxExamples }),
     rounds: nz(spec.rounds),
     privacy: spec.privacy === undefined || spec.privacy.targetEpsilon === 0 ? undefined : { targetEpsilon: spec.privacy.targetEpsilon, targetDelta: spec.privacy.targetDelta },
+    dp: plan?.noise === undefined || plan.noise.mode === NoiseMode.NOISE_MODE_UNSPECIFIED
+      ? undefined
+      : defined({ mode: noiseModeOf(plan.noise.mode), noiseMultiplier: nz(plan.noise.noiseMultiplier) }),
     secagg: plan?.secagg === undefined
       ? undefined
       : defined({
@@ -137,7 +146,7 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
       seed: config.plan.seed,
       localEvalFraction: config.plan.localEvalFraction,
       clipping: { clipNorm: config.plan.clipNorm, adaptive: false, targetQuantile: 0 },
-      noise: undefined,
+      noise: { mode: config.dp.mode === 'central' ? NoiseMode.NOISE_MODE_CENTRAL : NoiseMode.NOISE_MODE_NONE, noiseMultiplier: config.dp.noiseMultiplier ?? 0, mechanism: '', perClientScale: 0, expectedCohortSize: 0 },
       secagg: {
         enabled: config.secagg.enabled,
         neighbours: config.secagg.neighbours ?? 0,

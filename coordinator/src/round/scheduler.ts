@@ -9,6 +9,7 @@ import type { FederationConfig } from '../federation/config.js';
 import type { FederationRecord } from '../store/types.js';
 import { isEligible, runRound } from './workflow.js';
 import type { RoundDependencies, RoundResult } from './workflow.js';
+import { dpPlanOf, spendingAfter } from '../privacy/budget.js';
 
 /** Per-federation things built once: validated config, strategy, selection rng, model input shape. */
 export interface FederationRuntime {
@@ -102,6 +103,18 @@ export class Scheduler {
         return;
       }
       const runtime = await this.runtimeOf(federation);
+      // Privacy budget: a round whose spending would exceed it is never started (the ledger is the source of truth).
+      const dp = dpPlanOf(runtime.config);
+      if (dp !== null) {
+        const next = spendingAfter(store.listPrivacyLedger(federationId), dp, 1);
+        if (next.epsilon > dp.targetEpsilon) {
+          const spent = spendingAfter(store.listPrivacyLedger(federationId), dp, 0).epsilon;
+          const reason = `round ${federation.roundsCommitted + 1} would bring epsilon to ${next.epsilon.toFixed(4)}, over the budget ${dp.targetEpsilon} (delta ${dp.delta}); spent ${spent.toFixed(4)} in ${federation.roundsCommitted} rounds`;
+          store.setFederationStatus(federationId, 'budget-exhausted', reason, now(), 'coordinator');
+          events.emit({ type: 'federation.budget-exhausted', federationId, message: reason, metrics: { epsilon: spent, rounds: federation.roundsCommitted } });
+          return;
+        }
+      }
       if (!(await this.waitForClients(federation, runtime, signal))) return;
       const result = await runRound(this.deps, { federation, ...runtime, signal });
       this.options.onRoundFinished?.(federationId, result);

@@ -20,10 +20,15 @@ import { SecAggServer } from '../../../shared/src/core/secagg/server.js';
 import { contributionFromWeightedSum } from '../../../shared/src/core/aggregation/contribution.js';
 import { secAggReplyWireBytes, secAggRequestWireBytes } from '../../../shared/src/protocol/secagg-mapping.js';
 import type { SecAggTaskPlan } from '../../../shared/src/protocol/types.js';
+import { createDpFedAvgAccumulator } from '../../../shared/src/core/dp/central.js';
+import { createOsRng } from '../../../shared/src/crypto/os-rng.js';
+import type { DpRoundPlan } from '../privacy/budget.js';
+import { dpPlanOf, spendingAfter } from '../privacy/budget.js';
 import type { EventBus } from '../events.js';
 import type { FederationConfig } from '../federation/config.js';
 import type { ModelRepository } from '../models.js';
 import type {
+  CommitRoundInput,
   CommitRoundResult,
   CoordinatorStore,
   FederationRecord,
@@ -52,6 +57,8 @@ export interface RoundDependencies {
   log: (line: string) => void;
   /** Cryptography of secure aggregation (needed only by federations that enable it). */
   secaggCrypto?: SecAggCrypto;
+  /** Randomness of central DP noise; default the OS CSPRNG. */
+  noiseRng?: Rng;
 }
 
 export interface RoundInput {
@@ -150,6 +157,7 @@ class RoundRun implements ActiveRound {
   private weightsIn!: Float32Array;
   private waiter: { check: () => boolean; resolve: () => void } | null = null;
   private secure: SecureRound | null = null;
+  private dp: DpRoundPlan | null = null;
   private taskSentAt = 0;
   private readonly startedAt: number;
 
@@ -210,7 +218,17 @@ class RoundRun implements ActiveRound {
     this.setState('configuring', { selected: cohort, survivors: { selected: cohort.length } });
 
     // configuring: send tasks, wait for every answer or the configure deadline.
-    this.accumulator = this.input.strategy.createAccumulator(this.weightsIn.length);
+    this.dp = dpPlanOf(config);
+    this.accumulator =
+      this.dp === null
+        ? this.input.strategy.createAccumulator(this.weightsIn.length)
+        : createDpFedAvgAccumulator(this.weightsIn.length, {
+            clipNorm: this.dp.clipNorm,
+            noiseMultiplier: this.dp.noiseMultiplier,
+            // The fixed denominator: the expected cohort, never the realized one.
+            expectedContributions: selection.mode === 'poisson' ? Math.max(1, selection.samplingRate * eligible.length) : selection.cohortSize,
+            rng: this.deps.noiseRng ?? createOsRng(),
+          });
     this.taskSentAt = this.deps.now();
     const trainingDeadline = this.taskSentAt + deadlines.trainingMs;
     const modelRef = this.deps.models.reference(this.modelIn);
@@ -308,8 +326,27 @@ class RoundRun implements ActiveRound {
     const now = this.deps.now();
     metrics['seconds'] = (now - this.startedAt) / 1000;
     const { bytesUp, bytesDown } = this.byteTotals();
+    let privacy: CommitRoundInput['privacy'];
+    if (this.dp !== null) {
+      const spent = spendingAfter(store.listPrivacyLedger(federation.id), this.dp, 1);
+      privacy = {
+        mechanism: this.dp.mechanism,
+        noiseMultiplier: this.dp.noiseMultiplier,
+        samplingRate: this.dp.samplingRate,
+        clipNorm: this.dp.clipNorm,
+        survivors: aggregate.count,
+        epsilonAfter: spent.epsilon,
+        delta: this.dp.delta,
+        rdp: spent.rdp,
+      };
+      metrics['epsilon'] = spent.epsilon;
+      metrics['dp_noise_multiplier'] = this.dp.noiseMultiplier;
+      // 0 marks a fixed cohort: the accountant then claims no amplification by sampling (q = 1).
+      metrics['dp_amplified'] = this.dp.amplified ? 1 : 0;
+    }
     const commit = store.commitRound(
       {
+        privacy,
         roundId: this.roundId,
         now,
         model: { sha256: file.sha256, sizeBytes: file.sizeBytes, optimizerStateSha256 },

@@ -33,6 +33,7 @@ function report(round: number, overrides: Partial<RoundReport> = {}): RoundRepor
     dropouts: 0,
     dropoutsByStage: {},
     bytesByStage: {},
+    epsilon: null,
     bytesUp: 4_100_000,
     bytesDown: 3_900_000,
     seconds: 12.3,

@@ -24,6 +24,7 @@ function round(n: number, overrides: Partial<RoundReport> = {}): RoundReport {
     dropouts: 0,
     dropoutsByStage: {},
     bytesByStage: {},
+    epsilon: null,
     bytesUp: 4_123_456,
     bytesDown: 3_900_000,
     seconds: 12.34,

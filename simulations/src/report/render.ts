@@ -59,6 +59,7 @@ function csvNumber(value: number | null): string {
 export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
   const stages = dropoutStages(rounds);
   const trafficStages = trafficStagesOf(rounds);
+  const withEpsilon = rounds.some((r) => r.epsilon !== null && r.epsilon !== undefined);
   const header = [
     'round',
     'state',
@@ -72,6 +73,7 @@ export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
     'dropouts',
     ...stages.map((s) => `dropouts_${s}`),
     ...trafficStages.flatMap((s) => [`bytes_up_per_client_${s}`, `bytes_down_per_client_${s}`]),
+    ...(withEpsilon ? ['epsilon'] : []),
     'bytes_up',
     'bytes_down',
     'seconds',
@@ -95,6 +97,7 @@ export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
         const t = r.bytesByStage[s];
         return t === undefined || t.clients === 0 ? ['', ''] : [csvNumber(Math.round(t.up / t.clients)), csvNumber(Math.round(t.down / t.clients))];
       }),
+      ...(withEpsilon ? [csvNumber(r.epsilon ?? null)] : []),
       csvNumber(r.bytesUp),
       csvNumber(r.bytesDown),
       csvNumber(r.seconds),
@@ -541,6 +544,14 @@ export function renderSummaryTable(summary: SimulationSummary, options: SummaryT
       `traffic: ${formatMegabytes(summary.totalBytesUp)} MB up, ${formatMegabytes(summary.totalBytesDown)} MB down · ` +
       `wall time ${formatDuration(summary.totalSeconds)} (${summary.totalSeconds.toFixed(1)} s)`,
   );
+  const spent = summary.rounds.filter((r) => r.epsilon !== null && r.epsilon !== undefined);
+  if (spent.length > 0) {
+    const outcome = summary.config['outcome'];
+    out.push(
+      `privacy: epsilon ${spent.map((r) => (r.epsilon as number).toFixed(3)).join(', ')} after rounds ${spent.map((r) => r.round).join(', ')}` +
+        (outcome === 'budget-exhausted' ? ' · stopped: the next round would exceed the budget' : ''),
+    );
+  }
   const traffic = trafficStagesOf(summary.rounds);
   if (traffic.length > 0) {
     out.push('secure aggregation, per client and round (mean over rounds; survivors of the stage; dropouts at it):');
@@ -593,6 +604,7 @@ export function roundToJson(r: RoundReport): RoundReport {
     dropouts: r.dropouts,
     dropoutsByStage: { ...r.dropoutsByStage },
     bytesByStage: Object.fromEntries(Object.entries(r.bytesByStage ?? {}).map(([k, v]) => [k, { ...v }])),
+    epsilon: finiteOrNull(r.epsilon ?? null),
     bytesUp: r.bytesUp,
     bytesDown: r.bytesDown,
     seconds: r.seconds,

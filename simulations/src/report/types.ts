@@ -35,6 +35,8 @@ export interface RoundReport {
    * that completed the stage). Empty for a plaintext round.
    */
   bytesByStage: Record<string, StageTraffic>;
+  /** Differential privacy: ε spent after this round (at the federation's δ); null without DP. */
+  epsilon: number | null;
   /** Bytes sent by clients to the coordinator during the round. */
   bytesUp: number;
   /** Bytes sent by the coordinator to clients during the round. */

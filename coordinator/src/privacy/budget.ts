@@ -1,0 +1,44 @@
+/**
+ * The federation's privacy spending: what one round of its DP mechanism costs, and the ε after the next round,
+ * recomputed from the persisted ledger (never from memory), so a restarted coordinator cannot reset spending.
+ */
+import { CohortError } from '../../../shared/src/core/errors.js';
+import { DEFAULT_RDP_ORDERS, composeRdp, epsilonFromRdp, noiseMultiplierFor } from '../../../shared/src/core/dp/rdp.js';
+import type { FederationConfig } from '../federation/config.js';
+import type { PrivacyLedgerRecord } from '../store/types.js';
+
+/** The DP mechanism of a federation's rounds, resolved from its config. */
+export interface DpRoundPlan {
+  mechanism: 'central';
+  clipNorm: number;
+  noiseMultiplier: number;
+  /** Poisson sampling rate the accountant uses; 1 for a fixed cohort (no amplification claimed). */
+  samplingRate: number;
+  /** Whether the cohort is Poisson-sampled, so the accountant's amplification by sampling holds. */
+  amplified: boolean;
+  targetEpsilon: number;
+  delta: number;
+}
+
+/** The round plan of a DP federation, or null when DP is off. The noise multiplier is calibrated when not given. */
+export function dpPlanOf(config: FederationConfig): DpRoundPlan | null {
+  if (config.dp.mode === 'off') return null;
+  const privacy = config.privacy;
+  if (privacy === null) throw new CohortError('CONFIG_INVALID', 'dp.mode central needs a privacy budget (privacy.targetEpsilon, privacy.targetDelta)');
+  const amplified = config.selection.mode === 'poisson';
+  const samplingRate = amplified ? config.selection.samplingRate : 1;
+  const noiseMultiplier =
+    config.dp.noiseMultiplier ?? noiseMultiplierFor({ targetEpsilon: privacy.targetEpsilon, samplingRate, steps: config.rounds, delta: privacy.targetDelta });
+  return { mechanism: 'central', clipNorm: config.plan.clipNorm, noiseMultiplier, samplingRate, amplified, targetEpsilon: privacy.targetEpsilon, delta: privacy.targetDelta };
+}
+
+/** RDP (by default order) and ε after the ledger's rounds plus `extraRounds` more of `plan`. */
+export function spendingAfter(ledger: readonly PrivacyLedgerRecord[], plan: DpRoundPlan, extraRounds: number): { rdp: Record<string, number>; epsilon: number; order: number } {
+  const steps = ledger.map((e) => ({ samplingRate: e.samplingRate, noiseMultiplier: e.noiseMultiplier, steps: 1 }));
+  if (extraRounds > 0) steps.push({ samplingRate: plan.samplingRate, noiseMultiplier: plan.noiseMultiplier, steps: extraRounds });
+  const rdp = composeRdp(steps, DEFAULT_RDP_ORDERS);
+  const { epsilon, order } = epsilonFromRdp(DEFAULT_RDP_ORDERS, rdp, plan.delta);
+  const byOrder: Record<string, number> = {};
+  DEFAULT_RDP_ORDERS.forEach((a, i) => (byOrder[String(a)] = rdp[i]!));
+  return { rdp: byOrder, epsilon: Math.max(0, epsilon), order };
+}
