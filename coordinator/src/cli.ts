@@ -275,6 +275,30 @@ async function federationCommand(argv: string[]): Promise<number> {
   });
 }
 
+/** `cohort privacy budget FEDERATION`: the budget, what is spent, and the ledger by round. */
+export async function privacyBudgetCommand(argv: string[]): Promise<number> {
+  const args = parseFlags(argv, CONNECTION_FLAGS, true);
+  const federationId = args.positionals[0];
+  if (federationId === undefined || boolFlag(args, 'help')) {
+    process.stdout.write(`cohort privacy budget FEDERATION\n\n${CONNECTION_HELP}`);
+    return federationId === undefined && !boolFlag(args, 'help') ? 2 : 0;
+  }
+  const budget = await withClient(args, (client) => client.getPrivacyBudget(federationId));
+  print(args, budget, () =>
+    [
+      budget.targetEpsilon === 0
+        ? 'no privacy budget (differential privacy is off)'
+        : `budget epsilon ${budget.targetEpsilon} at delta ${budget.targetDelta}; spent ${budget.spentEpsilon.toFixed(4)} in ${budget.entries.length} round(s)`,
+      '',
+      table(
+        ['round', 'mechanism', 'sampling rate', 'noise multiplier', 'clip norm', 'survivors', 'epsilon after'],
+        budget.entries.map((e) => [String(e.roundNumber), e.mechanism, String(e.samplingRate), String(e.noiseMultiplier), String(e.clipNorm), String(e.survivors), e.epsilonAfter.toFixed(4)]),
+      ),
+    ].join('\n'),
+  );
+  return 0;
+}
+
 async function roundsCommand(argv: string[]): Promise<number> {
   const args = parseFlags(argv, { ...CONNECTION_FLAGS, limit: { type: 'string' } }, true);
   const federationId = args.positionals[0];

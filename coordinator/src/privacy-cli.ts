@@ -15,6 +15,9 @@ export const PRIVACY_HELP = `cohort privacy: plan a federation's differential pr
   cohort privacy noise --target-epsilon E --sampling-rate Q --steps T --delta D [--orders LIST] [--json]
       the smallest noise multiplier Z that keeps T such rounds within (E, D)
 
+  cohort privacy budget FEDERATION [--coordinator HOST:PORT] [--admin-token-file F] [--json]
+      a running federation's budget, the epsilon spent, and its privacy ledger by round
+
   --orders LIST   Rényi orders: comma-separated numbers > 1 and ranges FROM:TO:STEP, e.g. 1.1:10.9:0.1,11:63:1,128
                   (default 1.1, 1.2, …, 10.9, 11..63, 128, 256, 512, 1024)
   --json          print {"epsilon": …, "order": …} or {"noiseMultiplier": …} on stdout
@@ -31,13 +34,15 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function privacyCommand(argv: string[]): number {
+export async function privacyCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
     process.stdout.write(PRIVACY_HELP);
     return 0;
   }
-  if (sub !== 'epsilon' && sub !== 'noise') throw new CohortError('CONFIG_INVALID', `unknown command "cohort privacy ${sub}"; expected epsilon or noise\n\n${PRIVACY_HELP}`);
+  // The ledger of a running federation lives on the coordinator: an operator call.
+  if (sub === 'budget') return (await import('./cli.js')).privacyBudgetCommand(rest);
+  if (sub !== 'epsilon' && sub !== 'noise') throw new CohortError('CONFIG_INVALID', `unknown command "cohort privacy ${sub}"; expected epsilon, noise or budget\n\n${PRIVACY_HELP}`);
   const args = parseFlags(rest, FLAGS);
   if (boolFlag(args, 'help')) {
     process.stdout.write(PRIVACY_HELP);

@@ -56,9 +56,9 @@ describe('cohort privacy', () => {
     const missing = await runCli(['privacy', 'noise', '--sampling-rate', '0.1', '--steps', '10', '--delta', '1e-5']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--target-epsilon is required');
-    const unknown = await runCli(['privacy', 'budget']);
+    const unknown = await runCli(['privacy', 'spend']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('unknown command "cohort privacy budget"');
+    expect(unknown.stderr).toContain('unknown command "cohort privacy spend"');
   });
 });
 
