@@ -162,6 +162,14 @@ describe('renderRoundsCsv', () => {
 });
 
 describe('renderAccuracyChartSvg', () => {
+  it('shows the ε spent on the right axis for a run with differential privacy', () => {
+    const svg = renderAccuracyChartSvg([round(1, { epsilon: 2.5 }), round(2, { epsilon: 4.25 }), round(3, { epsilon: 5.5 })]);
+    expect(svg).toContain('>Epsilon spent</text>');
+    expect(svg).toContain('<title>Round 2: epsilon 4.250</title>');
+    expect(svg).not.toContain('>Loss</text>');
+    expect((svg.match(/class="point epsilon"/g) ?? []).length).toBe(3);
+  });
+
   const countPoints = (svg: string, series: string): number =>
     (svg.match(new RegExp(`<circle class="point ${series}"`, 'g')) ?? []).length;
 

@@ -172,7 +172,8 @@ function textWidth(text: string, fontSize: number): number {
 }
 
 /**
- * A self-contained SVG line chart of held-out accuracy (%) per round, with loss on a right axis. Accuracy runs on
+ * A self-contained SVG line chart of held-out accuracy (%) per round, with loss on a right axis (or, for a run with
+ * differential privacy, the ε spent after each round). Accuracy runs on
  * a fixed 0–100 % scale so charts of different runs compare at a glance. Aborted rounds are drawn as shaded bands
  * with a cross and break the lines; a committed round without an evaluation is bridged (the model still
  * advanced). Handles no rounds, no accuracy at all, one round and hundreds of rounds.
@@ -184,9 +185,13 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
   const subtitle = options.subtitle ?? '';
   const sorted = [...rounds].sort((a, b) => a.round - b.round);
 
-  const losses = sorted.map((r) => (r.state === 'committed' ? finiteOrNull(r.loss) : null));
+  // The right axis shows the privacy spent (ε after each round) when the run had differential privacy, else the loss.
+  const withEpsilon = sorted.some((r) => finiteOrNull(r.epsilon ?? null) !== null);
+  const rightValue = (r: RoundReport): number | null => finiteOrNull(withEpsilon ? (r.epsilon ?? null) : r.loss);
+  const rightLabel = withEpsilon ? 'Epsilon spent' : 'Loss';
+  const losses = sorted.map((r) => (r.state === 'committed' ? rightValue(r) : null));
   const lossMax = Math.max(0, ...losses.filter((l): l is number => l !== null));
-  const drawLoss = (options.showLoss ?? true) && losses.some((l) => l !== null);
+  const drawLoss = (withEpsilon || (options.showLoss ?? true)) && losses.some((l) => l !== null);
 
   const margin = { top: subtitle ? 80 : 64, right: drawLoss ? 64 : 28, bottom: 52, left: 64 };
   const plotW = width - margin.left - margin.right;
@@ -283,7 +288,7 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
       `<line x1="${px(plotRight)}" y1="${px(margin.top)}" x2="${px(plotRight)}" y2="${px(plotBottom)}" stroke="${COLORS.axis}"/>`,
     );
     out.push(
-      `<text transform="translate(${px(width - 14)} ${midY}) rotate(90)" text-anchor="middle" font-size="12" fill="${COLORS.loss}">Loss</text>`,
+      `<text transform="translate(${px(width - 14)} ${midY}) rotate(90)" text-anchor="middle" font-size="12" fill="${COLORS.loss}">${rightLabel}</text>`,
     );
   }
 
@@ -338,7 +343,7 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
     roundPx < 4 ? `fill="${COLORS.loss}"` : `fill="#ffffff" stroke="${COLORS.loss}" stroke-width="1.25"`;
   if (drawLoss) {
     out.push('<g class="series loss">');
-    for (const seg of segments((r) => finiteOrNull(r.loss))) {
+    for (const seg of segments(rightValue)) {
       if (seg.length > 1) {
         out.push(
           `<path d="${pathOf(seg, yLoss)}" fill="none" stroke="${COLORS.loss}" stroke-width="${strokeW * 0.8}" stroke-dasharray="5 4" stroke-linejoin="round"/>`,
@@ -346,10 +351,11 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
       }
     }
     for (const r of sorted) {
-      const l = r.state === 'committed' ? finiteOrNull(r.loss) : null;
+      const l = r.state === 'committed' ? rightValue(r) : null;
       if (l === null) continue;
+      const tip = withEpsilon ? `epsilon ${l.toFixed(3)}` : `loss ${formatLoss(l) ?? ''}`;
       out.push(
-        `<circle class="point loss" cx="${px(x(r.round))}" cy="${px(yLoss(l))}" r="${px(pointR * 0.8)}" ${lossPointPaint}><title>Round ${r.round}: loss ${escapeXml(formatLoss(l) ?? '')}</title></circle>`,
+        `<circle class="point ${withEpsilon ? 'epsilon' : 'loss'}" cx="${px(x(r.round))}" cy="${px(yLoss(l))}" r="${px(pointR * 0.8)}" ${lossPointPaint}><title>Round ${r.round}: ${escapeXml(tip)}</title></circle>`,
       );
     }
     out.push('</g>');
@@ -406,7 +412,7 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
   if (drawLoss) {
     item(
       `<line x1="${px(lx)}" y1="${px(legendY)}" x2="${px(lx + 20)}" y2="${px(legendY)}" stroke="${COLORS.loss}" stroke-width="1.6" stroke-dasharray="5 4"/>`,
-      'Loss',
+      rightLabel,
     );
   }
   if (aborted.length > 0) {
