@@ -15,6 +15,7 @@ import type { SecAggCrypto } from '../../shared/src/core/secagg/context.js';
 import { SecAggClient } from '../../shared/src/core/secagg/client.js';
 import type { MaskedInputRequest, SecAggReply, SecAggRequest, SecAggStage } from '../../shared/src/core/secagg/messages.js';
 import { quantizationParams, quantizeWeighted } from '../../shared/src/core/secagg/quantize.js';
+import { clipPerLayerInPlace } from '../../shared/src/core/dp/clip.js';
 import { createOsRng } from '../../shared/src/crypto/os-rng.js';
 import { createSecAggCrypto } from '../../shared/src/crypto/secagg-crypto.js';
 import { secAggReplyToProto } from '../../shared/src/protocol/secagg-mapping.js';
@@ -94,10 +95,18 @@ export interface AgentRoundSummary {
   trainSeconds: number;
 }
 
-/** Clips the update to L2 norm C (the plan's clip norm); records the norm before clipping. */
+/**
+ * Clips the update: each tensor to its own norm when the plan gives per-layer norms, else the whole update to L2
+ * norm C (the plan's clip norm). Records the norm before clipping.
+ */
 export const clipTransform: UpdateTransform = (delta, { task, metrics }) => {
   const norm = l2Norm(delta);
   metrics['update_norm'] = norm;
+  if (task.plan.perLayerClipNorms.length > 0) {
+    const norms = clipPerLayerInPlace(delta, task.layout, task.plan.perLayerClipNorms);
+    metrics['clipped'] = norms.some((n, i) => n > task.plan.perLayerClipNorms[i]!) ? 1 : 0;
+    return delta;
+  }
   const clip = task.plan.clipNorm;
   if (clip > 0 && norm > clip) {
     scaleInto(delta, clip / norm);

@@ -14,7 +14,7 @@ export async function createTfjsTrainer(preference: 'auto' | BackendName, log?: 
     },
     async train({ topologyJson, task, weights, data, plan }) {
       // Clipping acts on the update after training (the agent's transforms), not inside the training loop.
-      const { clipNorm: _clipNorm, secagg: _secagg, ...local } = plan;
+      const { clipNorm: _clipNorm, perLayerClipNorms: _perLayer, secagg: _secagg, ...local } = plan;
       const result = await trainLocal({ topologyJson, layout: task.layout, weights, data, plan: local });
       return { weights: result.weights, numExamples: result.numExamples, metrics: { ...result.metrics } };
     },

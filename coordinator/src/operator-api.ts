@@ -98,6 +98,10 @@ export class OperatorApi {
     // Build the strategy once now so a bad rule or optimizer setting fails at creation, naming the field.
     createStrategy(strategyOptionsOf(config));
     const described = await describeTopology(topologyJson);
+    const perLayer = config.plan.perLayerClipNorms.length;
+    if (perLayer > 0 && perLayer !== described.layout.tensors.length) {
+      throw new CohortError('CONFIG_INVALID', `plan.perLayerClipNorms: ${perLayer} norms for a model of ${described.layout.tensors.length} tensors (${described.layout.tensors.map((t) => t.name).join(', ')})`);
+    }
     const weights = this.initialWeights(config, described.layout, options.initialWeights ?? null);
     if (config.evaluation !== null) {
       try {

@@ -34,7 +34,7 @@ describe('parseFederationConfig defaults', () => {
       name: 'fmnist-demo',
       task: '',
       model: { builtin: 'fmnist-cnn', initSeed: 0 },
-      plan: { epochs: 1, batchSize: 32, optimizer: 'sgd', learningRate: 0.05, momentum: 0.9, proximalMu: 0, maxExamples: 0, seed: 0, localEvalFraction: 0, clipNorm: 0 },
+      plan: { epochs: 1, batchSize: 32, optimizer: 'sgd', learningRate: 0.05, momentum: 0.9, proximalMu: 0, maxExamples: 0, seed: 0, localEvalFraction: 0, clipNorm: 0, perLayerClipNorms: [] },
       selection: { mode: 'fixed', cohortSize: 10, overSelection: 0, samplingRate: 0.1, minClients: 2, minConnected: 0 },
       deadlines: { configureMs: 30_000, trainingMs: 600_000, stageMs: 60_000 },
       serverOptimizer: { kind: 'fedavg' },
@@ -184,7 +184,9 @@ describe('parseFederationConfig validation', () => {
   });
 
   it('checks differential-privacy settings, naming the field', () => {
-    expect(errorOf({ ...minimal, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } })).toBe("federation spec: plan.clipNorm: must be > 0 with differential privacy: the clip norm bounds each client's contribution");
+    expect(errorOf({ ...minimal, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } })).toBe("federation spec: plan.clipNorm: must be > 0 (or give plan.perLayerClipNorms) with differential privacy: clipping bounds each client's contribution");
+    expect(parseFederationConfig({ ...minimal, plan: { perLayerClipNorms: [0.5, 1] }, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } }).plan.perLayerClipNorms).toEqual([0.5, 1]);
+    expect(errorOf({ ...minimal, plan: { perLayerClipNorms: [0.5, 0] } })).toMatch(/^federation spec: plan\.perLayerClipNorms\.1: /);
     expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' } })).toBe('federation spec: privacy: give targetEpsilon and targetDelta: a DP federation needs a budget to account against');
     expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'local' } })).toMatch(/^federation spec: dp\.mode: /);
     expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central', noiseMultiplier: 0 }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } })).toMatch(/^federation spec: dp\.noiseMultiplier: /);

@@ -39,6 +39,8 @@ const planSchema = z
     seed: z.number().int().min(0).default(0),
     localEvalFraction: fraction.lt(1).default(0),
     clipNorm: nonNegative.default(0),
+    /** Per-layer clipping: one L2 norm per tensor of the model, in layout order (checked when the model is built). */
+    perLayerClipNorms: z.array(z.number().gt(0)).max(4096).default(() => []),
   })
   .strict();
 
@@ -162,7 +164,7 @@ const federationSchema = z
     }
     const secagg = f.secagg;
     if (secagg.enabled) {
-      if (secagg.clamp === undefined && f.plan.clipNorm === 0) {
+      if (secagg.clamp === undefined && f.plan.clipNorm === 0 && f.plan.perLayerClipNorms.length === 0) {
         ctx.addIssue({ code: 'custom', path: ['secagg', 'clamp'], message: 'secure aggregation needs a bound on every coordinate: set plan.clipNorm or secagg.clamp' });
       }
       if (secagg.threshold !== undefined && secagg.neighbours !== undefined && 2 * secagg.threshold <= secagg.neighbours) {
@@ -191,7 +193,9 @@ const federationSchema = z
       }
     }
     if (f.dp.mode !== 'off') {
-      if (f.plan.clipNorm === 0) ctx.addIssue({ code: 'custom', path: ['plan', 'clipNorm'], message: 'must be > 0 with differential privacy: the clip norm bounds each client\'s contribution' });
+      if (f.plan.clipNorm === 0 && f.plan.perLayerClipNorms.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['plan', 'clipNorm'], message: 'must be > 0 (or give plan.perLayerClipNorms) with differential privacy: clipping bounds each client\'s contribution' });
+      }
       if (f.privacy === null) ctx.addIssue({ code: 'custom', path: ['privacy'], message: 'give targetEpsilon and targetDelta: a DP federation needs a budget to account against' });
       if (f.secagg.enabled) ctx.addIssue({ code: 'custom', path: ['dp', 'mode'], message: 'central noise is added to plaintext updates; with secure aggregation use distributed noise (not yet available)' });
     }

@@ -25,7 +25,7 @@ const everyFieldSet: FederationConfig = parseFederationConfig({
   name: 'everything.set_1',
   task: 'fashion-mnist',
   model: { topologyJson: '{"class_name":"Sequential"}', initialWeightsPath: '/data/w.bin', initSeed: 17 },
-  plan: { epochs: 3, batchSize: 64, optimizer: 'adam', learningRate: 0.001, momentum: 0.8, proximalMu: 0.01, maxExamples: 500, seed: 99, localEvalFraction: 0.2, clipNorm: 1.5 },
+  plan: { epochs: 3, batchSize: 64, optimizer: 'adam', learningRate: 0.001, momentum: 0.8, proximalMu: 0.01, maxExamples: 500, seed: 99, localEvalFraction: 0.2, clipNorm: 1.5, perLayerClipNorms: [0.5, 0.25] },
   selection: { mode: 'poisson', cohortSize: 20, overSelection: 0.25, samplingRate: 0.05, minClients: 5, minConnected: 30 },
   deadlines: { configureMs: 1000, trainingMs: 2000, stageMs: 3000 },
   serverOptimizer: { kind: 'fedadam', learningRate: 0.02, beta1: 0.85, beta2: 0.995, tau: 0.001 },

@@ -72,6 +72,7 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
           seed: plan.seed,
           localEvalFraction: plan.localEvalFraction,
           clipNorm: plan.clipping?.clipNorm ?? 0,
+          perLayerClipNorms: plan.clipping?.perLayerClipNorms ?? [],
         }),
     selection: selection === undefined
       ? undefined
@@ -145,7 +146,7 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
       maxExamples: config.plan.maxExamples,
       seed: config.plan.seed,
       localEvalFraction: config.plan.localEvalFraction,
-      clipping: { clipNorm: config.plan.clipNorm, adaptive: false, targetQuantile: 0 },
+      clipping: { clipNorm: config.plan.clipNorm, adaptive: false, targetQuantile: 0, perLayerClipNorms: [...config.plan.perLayerClipNorms] },
       noise: { mode: config.dp.mode === 'central' ? NoiseMode.NOISE_MODE_CENTRAL : NoiseMode.NOISE_MODE_NONE, noiseMultiplier: config.dp.noiseMultiplier ?? 0, mechanism: '', perClientScale: 0, expectedCohortSize: 0 },
       secagg: {
         enabled: config.secagg.enabled,

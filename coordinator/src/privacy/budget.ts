@@ -3,6 +3,7 @@
  * recomputed from the persisted ledger (never from memory), so a restarted coordinator cannot reset spending.
  */
 import { CohortError } from '../../../shared/src/core/errors.js';
+import { perLayerSensitivity } from '../../../shared/src/core/dp/clip.js';
 import { DEFAULT_RDP_ORDERS, composeRdp, epsilonFromRdp, noiseMultiplierFor } from '../../../shared/src/core/dp/rdp.js';
 import type { FederationConfig } from '../federation/config.js';
 import type { PrivacyLedgerRecord } from '../store/types.js';
@@ -29,7 +30,9 @@ export function dpPlanOf(config: FederationConfig): DpRoundPlan | null {
   const samplingRate = amplified ? config.selection.samplingRate : 1;
   const noiseMultiplier =
     config.dp.noiseMultiplier ?? noiseMultiplierFor({ targetEpsilon: privacy.targetEpsilon, samplingRate, steps: config.rounds, delta: privacy.targetDelta });
-  return { mechanism: 'central', clipNorm: config.plan.clipNorm, noiseMultiplier, samplingRate, amplified, targetEpsilon: privacy.targetEpsilon, delta: privacy.targetDelta };
+  // Per-layer clipping bounds the whole update by sqrt(Σ C_l²): that is the sensitivity the noise is scaled to.
+  const clipNorm = config.plan.perLayerClipNorms.length > 0 ? perLayerSensitivity(config.plan.perLayerClipNorms) : config.plan.clipNorm;
+  return { mechanism: 'central', clipNorm, noiseMultiplier, samplingRate, amplified, targetEpsilon: privacy.targetEpsilon, delta: privacy.targetDelta };
 }
 
 /** RDP (by default order) and ε after the ledger's rounds plus `extraRounds` more of `plan`. */

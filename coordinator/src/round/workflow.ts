@@ -136,6 +136,7 @@ export function clientPlanOf(config: FederationConfig, roundNumber: number): Cli
     seed: (p.seed * 1_000_003 + roundNumber) % 2 ** 32,
     localEvalFraction: p.localEvalFraction,
     clipNorm: p.clipNorm,
+    perLayerClipNorms: [...p.perLayerClipNorms],
     secagg: null,
   };
 }
@@ -512,7 +513,8 @@ class RoundRun implements ActiveRound {
   private secureRoundFor(cohort: readonly string[]): SecureRound {
     const { config } = this.input;
     const s = config.secagg;
-    const clamp = s.clamp ?? config.plan.clipNorm;
+    // A coordinate is bounded by its update's norm: the clip norm, or the largest per-layer norm.
+    const clamp = s.clamp ?? (config.plan.clipNorm > 0 ? config.plan.clipNorm : Math.max(...config.plan.perLayerClipNorms));
     let weightCap = s.weightCap ?? 0;
     if (weightCap === 0) {
       // The counts clients report at session open bound their weights; nothing secret is learned from the cap.

@@ -61,7 +61,7 @@ export function planToProto(plan: ClientTrainingPlan): TrainingPlan {
     maxExamples: plan.maxExamples,
     seed: plan.seed,
     localEvalFraction: plan.localEvalFraction,
-    clipping: { clipNorm: plan.clipNorm, adaptive: false, targetQuantile: 0 },
+    clipping: { clipNorm: plan.clipNorm, adaptive: false, targetQuantile: 0, perLayerClipNorms: [...plan.perLayerClipNorms] },
     noise: undefined,
     secagg:
       plan.secagg === null
@@ -106,8 +106,17 @@ export function planFromProto(proto: TrainingPlan | undefined): ClientTrainingPl
     seed: nonNegative(proto.seed, 'seed'),
     localEvalFraction: belowOne(proto.localEvalFraction, 'local_eval_fraction'),
     clipNorm: nonNegative(proto.clipping?.clipNorm ?? 0, 'clipping.clip_norm'),
+    perLayerClipNorms: perLayerNormsFromProto(proto.clipping?.perLayerClipNorms ?? []),
     secagg: secAggPlanFromProto(proto.secagg),
   };
+}
+
+function perLayerNormsFromProto(norms: readonly number[]): number[] {
+  if (norms.length > 4096) throw new CohortError('INVALID_ARGUMENT', `plan.clipping.per_layer_clip_norms has ${norms.length} entries, more than 4096`);
+  norms.forEach((n, i) => {
+    if (!(Number.isFinite(n) && n > 0)) throw new CohortError('INVALID_ARGUMENT', `plan.clipping.per_layer_clip_norms[${i}] must be > 0, got ${n}`);
+  });
+  return [...norms];
 }
 
 function secAggPlanFromProto(proto: TrainingPlan['secagg']): SecAggTaskPlan | null {

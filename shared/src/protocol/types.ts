@@ -33,6 +33,8 @@ export interface ClientTrainingPlan {
   localEvalFraction: number;
   /** L2 clip norm of the update in model units; 0 = none. */
   clipNorm: number;
+  /** Per-layer clipping: one L2 norm per tensor of the layout; empty = flat clipping by clipNorm. */
+  perLayerClipNorms: number[];
   /** Secure aggregation of this round, or null for a plaintext round. */
   secagg: SecAggTaskPlan | null;
 }

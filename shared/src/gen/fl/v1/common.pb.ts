@@ -203,6 +203,8 @@ export interface ClippingPlan {
   /** Adaptive clipping (Andrew et al. 2021): clients report whether ||update|| <= C. */
   adaptive: boolean;
   targetQuantile: number;
+  /** Per-layer clipping: one L2 norm per tensor of the layout, in order; empty = flat clipping by clip_norm. */
+  perLayerClipNorms: number[];
 }
 
 export interface NoisePlan {
@@ -1001,7 +1003,7 @@ export const ClientCapabilities: MessageFns<ClientCapabilities> = {
 };
 
 function createBaseClippingPlan(): ClippingPlan {
-  return { clipNorm: 0, adaptive: false, targetQuantile: 0 };
+  return { clipNorm: 0, adaptive: false, targetQuantile: 0, perLayerClipNorms: [] };
 }
 
 export const ClippingPlan: MessageFns<ClippingPlan> = {
@@ -1014,6 +1016,13 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
     }
     if (message.targetQuantile !== 0) {
       writer.uint32(25).double(message.targetQuantile);
+    }
+    if (message.perLayerClipNorms.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.perLayerClipNorms) {
+        writer.double(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -1055,6 +1064,24 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
             message.targetQuantile = reader.double();
             continue;
           }
+          case 4: {
+            if (tag === 33) {
+              message.perLayerClipNorms.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.perLayerClipNorms.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1080,6 +1107,11 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
         : isSet(object.target_quantile)
         ? globalThis.Number(object.target_quantile)
         : 0,
+      perLayerClipNorms: globalThis.Array.isArray(object?.perLayerClipNorms)
+        ? object.perLayerClipNorms.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.per_layer_clip_norms)
+        ? object.per_layer_clip_norms.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -1094,6 +1126,9 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
     if (message.targetQuantile !== 0) {
       obj.targetQuantile = floatToJson(message.targetQuantile);
     }
+    if (message.perLayerClipNorms?.length) {
+      obj.perLayerClipNorms = message.perLayerClipNorms.map((e) => floatToJson(e));
+    }
     return obj;
   },
 
@@ -1105,6 +1140,7 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
     message.clipNorm = object.clipNorm ?? 0;
     message.adaptive = object.adaptive ?? false;
     message.targetQuantile = object.targetQuantile ?? 0;
+    message.perLayerClipNorms = object.perLayerClipNorms?.map((e) => e) || [];
     return message;
   },
 };
