@@ -151,7 +151,12 @@ export function inferNumClasses(...labelSets: Int32Array[]): number {
  * Throws DATA_INVALID naming the files when counts differ or either file is malformed.
  */
 export async function readIdxDataset(imagesFile: string, labelsFile: string, options: { numClasses?: number } = {}): Promise<LabeledDataset> {
-  const [imageBytes, labelBytes] = await Promise.all([readBytes(imagesFile), readBytes(labelsFile)]);
+  // Both reads run at once, but the error reported does not depend on which finishes first: images, then labels.
+  const [imageRead, labelRead] = await Promise.allSettled([readBytes(imagesFile), readBytes(labelsFile)]);
+  if (imageRead.status === 'rejected') throw imageRead.reason;
+  if (labelRead.status === 'rejected') throw labelRead.reason;
+  const imageBytes = imageRead.value;
+  const labelBytes = labelRead.value;
   const images = idxImages(parseIdx(imageBytes, imagesFile), imagesFile);
   const labels = idxLabels(parseIdx(labelBytes, labelsFile), labelsFile);
   if (labels.length !== images.count) {
