@@ -21,8 +21,16 @@ export interface DpRoundPlan {
   delta: number;
 }
 
+/** Plans by config object: calibrating z is a bisection (~0.1 s), and the scheduler and the round both ask. */
+const plans = new WeakMap<FederationConfig, DpRoundPlan | null>();
+
 /** The round plan of a DP federation, or null when DP is off. The noise multiplier is calibrated when not given. */
 export function dpPlanOf(config: FederationConfig): DpRoundPlan | null {
+  if (!plans.has(config)) plans.set(config, resolveDpPlan(config));
+  return plans.get(config)!;
+}
+
+function resolveDpPlan(config: FederationConfig): DpRoundPlan | null {
   if (config.dp.mode === 'off') return null;
   const privacy = config.privacy;
   if (privacy === null) throw new CohortError('CONFIG_INVALID', 'dp.mode central needs a privacy budget (privacy.targetEpsilon, privacy.targetDelta)');
