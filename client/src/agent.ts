@@ -15,7 +15,9 @@ import type { SecAggCrypto } from '../../shared/src/core/secagg/context.js';
 import { SecAggClient } from '../../shared/src/core/secagg/client.js';
 import type { MaskedInputRequest, SecAggReply, SecAggRequest, SecAggStage } from '../../shared/src/core/secagg/messages.js';
 import { quantizationParams, quantizeWeighted } from '../../shared/src/core/secagg/quantize.js';
-import { clipPerLayerInPlace } from '../../shared/src/core/dp/clip.js';
+import { clipPerLayerInPlace, perLayerSensitivity } from '../../shared/src/core/dp/clip.js';
+import { addGaussianNoiseInPlace } from '../../shared/src/core/dp/local.js';
+import { encodeSkellamInput } from '../../shared/src/core/dp/skellam.js';
 import { createOsRng } from '../../shared/src/crypto/os-rng.js';
 import { createSecAggCrypto } from '../../shared/src/crypto/secagg-crypto.js';
 import { secAggReplyToProto } from '../../shared/src/protocol/secagg-mapping.js';
@@ -79,6 +81,8 @@ export interface AgentOptions {
   faults?: (task: AgentTask) => InjectedFault;
   /** Randomness of stochastic rounding (quantization); default the OS CSPRNG. */
   roundingRng?: Rng;
+  /** Randomness of local DP noise; default the OS CSPRNG. */
+  noiseRng?: Rng;
   /** Cryptography of secure aggregation; default libsodium + node:crypto with OS randomness. */
   secaggCrypto?: SecAggCrypto;
   /** Called after each round this agent took part in, with what it did (simulator statistics). */
@@ -345,6 +349,17 @@ export class ClientAgent {
       const metrics = { ...trained.metrics };
       let delta = difference(trained.weights, weightsIn);
       for (const transform of this.options.transforms ?? [clipTransform]) delta = transform(delta, { task, metrics });
+      if (task.plan.noise !== null) {
+        // The guarantee rests on the clip: enforced again whatever transforms ran (a no-op after clipTransform).
+        clipTransform(delta, { task, metrics: {} });
+        // Under local or distributed DP nothing but the noised update leaves the node: metrics would leak.
+        for (const key of Object.keys(metrics)) delete metrics[key];
+      }
+      if (task.plan.noise?.mode === 'local') {
+        const sensitivity = task.plan.perLayerClipNorms.length > 0 ? perLayerSensitivity(task.plan.perLayerClipNorms) : task.plan.clipNorm;
+        if (!(sensitivity > 0)) throw new CohortError('INVALID_ARGUMENT', 'local DP needs a clip norm in the plan');
+        addGaussianNoiseInPlace(delta, task.plan.noise.noiseMultiplier * sensitivity, this.noiseRng());
+      }
       if (task.plan.secagg !== null) {
         summary.bytesUp = await this.uploadMasked(task, session, delta, trained.numExamples, current);
         if (summary.bytesUp < 0) return done('released', current.reason);
@@ -381,8 +396,17 @@ export class ClientAgent {
     const secure = this.secureTasks.get(task.roundId);
     if (secure === undefined) throw new CohortError('FAILED_PRECONDITION', `no secure-aggregation state for round ${task.roundNumber} (it ended)`);
     const plan = task.plan.secagg!;
-    const params = quantizationParams({ modulusBits: plan.modulusBits, clamp: plan.clamp, maxInputs: plan.maxInputs, weightCap: plan.weightCap });
-    const input = quantizeWeighted(delta, numExamples, params, this.options.roundingRng ?? (this.osRng ??= createOsRng()));
+    const noise = task.plan.noise;
+    let input: Uint32Array;
+    if (noise?.mode === 'distributed') {
+      // Distributed DP: scaled, conditionally rounded, Skellam-noised integers; every client counts once (DP-FedAvg).
+      const sensitivity = task.plan.perLayerClipNorms.length > 0 ? perLayerSensitivity(task.plan.perLayerClipNorms) : task.plan.clipNorm;
+      const skellam = { clipNorm: sensitivity, scale: noise.scale, l2Bound: noise.l2Bound, perClientVariance: noise.perClientVariance };
+      input = encodeSkellamInput(delta, skellam, plan.modulusBits, this.options.roundingRng ?? this.noiseRng());
+    } else {
+      const params = quantizationParams({ modulusBits: plan.modulusBits, clamp: plan.clamp, maxInputs: plan.maxInputs, weightCap: plan.weightCap });
+      input = quantizeWeighted(delta, numExamples, params, this.options.roundingRng ?? this.noiseRng());
+    }
     const request = await withDeadline(secure.maskedInput, task.deadlineMs, `the masked-input request of round ${task.roundNumber} did not arrive before the deadline`);
     if (current.cancelled) return -1;
     if (secure.client === null) throw new CohortError('PROTOCOL_VIOLATION', 'masked-input request before the key stages');
@@ -404,6 +428,11 @@ export class ClientAgent {
   }
 
   private osRng: Rng | null = null;
+
+  /** DP noise and rounding: the OS CSPRNG, or the injected one (seeded in simulations). */
+  private noiseRng(): Rng {
+    return this.options.noiseRng ?? (this.osRng ??= createOsRng());
+  }
 
   /** Answers the key-exchange, consistency and unmasking stages (synchronous crypto, independent of training). */
   private handleSecAgg(roundId: string, request: SecAggRequest, session: OpenSession): void {

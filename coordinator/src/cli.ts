@@ -294,6 +294,13 @@ export async function privacyBudgetCommand(argv: string[]): Promise<number> {
         ['round', 'mechanism', 'sampling rate', 'noise multiplier', 'clip norm', 'survivors', 'epsilon after'],
         budget.entries.map((e) => [String(e.roundNumber), e.mechanism, String(e.samplingRate), String(e.noiseMultiplier), String(e.clipNorm), String(e.survivors), e.epsilonAfter.toFixed(4)]),
       ),
+      ...(budget.accounting === 'per-client'
+        ? [
+            '',
+            'local DP: epsilon is per client, over the rounds its noised update went into; "epsilon after" is the largest',
+            table(['client', 'rounds joined', 'epsilon'], budget.clientEpsilons.map((c) => [c.clientId, String(c.roundsJoined), c.epsilon.toFixed(4)])),
+          ]
+        : []),
     ].join('\n'),
   );
   return 0;

@@ -3,6 +3,7 @@
  * marks every round a previous process left unfinished as aborted ("coordinator restarted") and resumes running
  * federations from their last committed model.
  */
+import type { Rng } from '../../shared/src/core/rng/rng.js';
 import { createSecAggCrypto } from '../../shared/src/crypto/secagg-crypto.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -66,6 +67,8 @@ export interface CoordinatorOptions {
   schedulerPollMs?: number;
   /** How long a new session may take from opening to answering the challenge (default 15 s; tests use less). */
   handshakeTimeoutMs?: number;
+  /** Randomness of central DP noise; default the OS CSPRNG. Seeded only by simulations, which must replay. */
+  noiseRng?: Rng;
 }
 
 export interface CoordinatorInfo {
@@ -143,7 +146,7 @@ export class Coordinator {
     });
     const models = new ModelRepository(store.modelFiles, (payload) => sign(payload, identity.secretKey));
     const evaluator = new HeldOutEvaluator({ dataDir: options.datasetDir, datasets: options.datasets });
-    const deps: RoundDependencies = { store, gateway: sessions, hub, models, events, evaluator, now, log, secaggCrypto: createSecAggCrypto() };
+    const deps: RoundDependencies = { store, gateway: sessions, hub, models, events, evaluator, now, log, secaggCrypto: createSecAggCrypto(), noiseRng: options.noiseRng };
     const runtimes = new Map<string, FederationRuntime>();
     const runtimeOf = async (federation: FederationRecord): Promise<FederationRuntime> => {
       let runtime = runtimes.get(federation.id);

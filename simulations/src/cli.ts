@@ -9,7 +9,8 @@ import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './dataset
 import { writeIdxPair } from './datasets/idx-writer.js';
 import { DROPOUT_STAGES, SIMULATION_DEFAULTS } from './defaults.js';
 import type { SimulationOptions } from './defaults.js';
-import { createProgressDisplay, renderSummaryTable, summaryToJson, writeReport } from './report/index.js';
+import { createProgressDisplay, renderSummaryTable, renderSweepTable, summaryToJson, sweepRowOf, sweepRunDirName, sweepToJson, writeReport, writeSweepReport } from './report/index.js';
+import type { SweepRow } from './report/index.js';
 
 const d = SIMULATION_DEFAULTS;
 
@@ -30,7 +31,9 @@ of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart
   --model NAME             fmnist-cnn (default) or fmnist-mlp
   --epochs E --batch-size B --lr LR --optimizer sgd|momentum|adam     local training (default ${d.epochs}, ${d.batchSize}, ${d.learningRate}, ${d.optimizer})
   --server-optimizer NAME  fedavg (default), fedavgm, fedadam, fedyogi;  --server-lr LR
-  --cohort-size N          clients per round (default all);  --min-clients N (default ${d.minClients})
+  --cohort-size N          clients per round (default all);  --min-clients N (default ${d.minClients}; with
+                           --dp distributed the cohort less the expected dropouts, since each client's share of the
+                           noise is sized for that many)
   --train-size N --test-size N   stratified sample of the dataset (default ${d.trainSize} / ${d.testSize}; 0 = all)
   --data-dir DIR           Fashion-MNIST folder (default: $COHORT_DATA_DIR, /usr/share/datasets/fashion-mnist,
                            then the subset shipped in data/)
@@ -47,9 +50,17 @@ of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart
   --secagg-buckets B       bucketed mode: B independent secure sums of at least --min-bucket-size M clients
   --min-bucket-size M      bucketed mode, buckets of at least M clients (default 10; as many as fit)
   --secagg-clamp X         per-coordinate clamp before quantization (default the clip norm, or 1)
-  --dp central|off         differential privacy: Gaussian noise on the sum of clipped updates (clip norm 1 unless
-                           --clip-norm); the federation stops before a round would exceed the budget
+  --dp MODE                differential privacy (clip norm 1 unless --clip-norm); the federation stops before a
+                           round would exceed the budget. MODE: off (default); central (the coordinator adds
+                           Gaussian noise to the sum); distributed (each client adds Skellam noise to its quantized
+                           update, so the secure sum carries it all; needs --secagg); local (each client adds
+                           Gaussian noise to its own update; ε is per client over the rounds it joined)
+  --adaptive-clip Q        central mode: the clip norm tracks the Q-quantile of update norms (Andrew et al. 2021)
   --dp-epsilon E --dp-delta D     the privacy budget (default 8, 1e-5)
+  --dp-epsilon E1,E2,...   a sweep: one run per budget (same seed, data and clients), plus one without DP, each
+                           reported in --report-dir/epsilon-E (the baseline in no-dp/), then sweep.csv, sweep.svg
+                           (accuracy vs ε) and sweep.json there and a table of all runs (--json: {"sweep": [...]})
+  --no-baseline            a sweep without the run without DP
   --dp-noise Z             noise multiplier (default: calibrated to spend the budget over --rounds)
   --sampling-rate Q        Poisson sampling of the cohort with rate Q (privacy amplification); default a fixed cohort
 `;
@@ -70,6 +81,20 @@ export function parseDropout(value: string | undefined): { rate: number; stage: 
     throw new CohortError('CONFIG_INVALID', `--dropout: expected RATE[@STAGE] with RATE in [0, 1) and STAGE one of ${stages.join(', ')}, got "${value}"`);
   }
   return { rate, stage: stage as SimulationOptions['dropoutStage'] };
+}
+
+/** "2,4,8" -> the budgets of a sweep; null for a single value (or none), which numberFlag reads as before. */
+export function parseEpsilonList(value: string | undefined): number[] | null {
+  if (value === undefined || !value.includes(',')) return null;
+  const budgets: number[] = [];
+  for (const item of value.split(',').map((x) => x.trim())) {
+    const e = Number(item);
+    if (item === '' || !Number.isFinite(e) || e <= 0) throw new CohortError('CONFIG_INVALID', `--dp-epsilon: "${item}" is not a number > 0`);
+    if (e < 1e-6 || e > 1e6) throw new CohortError('CONFIG_INVALID', `--dp-epsilon: "${item}" is outside 0.000001..1000000`);
+    if (budgets.includes(e)) throw new CohortError('CONFIG_INVALID', `--dp-epsilon: "${item}" is listed twice`);
+    budgets.push(e);
+  }
+  return budgets;
 }
 
 export async function simulateCommand(argv: string[]): Promise<number> {
@@ -104,8 +129,10 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     'secagg-clamp': { type: 'string' },
     dp: { type: 'string' },
     'dp-epsilon': { type: 'string' },
+    'no-baseline': { type: 'boolean' },
     'dp-delta': { type: 'string' },
     'dp-noise': { type: 'string' },
+    'adaptive-clip': { type: 'string' },
     'sampling-rate': { type: 'string' },
     json: { type: 'boolean' },
     'keep-data': { type: 'boolean' },
@@ -120,6 +147,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const partition = stringFlag(args, 'partition') ?? d.partition;
   parsePartitionSpec(partition);
   const serverLr = stringFlag(args, 'server-lr') === undefined ? undefined : numberFlag(args, 'server-lr', 1, { min: 1e-9, max: 100 });
+  const sweepBudgets = parseEpsilonList(stringFlag(args, 'dp-epsilon'));
   const options: SimulationOptions = {
     clients: numberFlag(args, 'clients', d.clients, { min: 1, max: 2000, integer: true }),
     rounds: numberFlag(args, 'rounds', d.rounds, { min: 1, max: 100_000, integer: true }),
@@ -152,15 +180,26 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     secaggBuckets: optionalNumber(args, 'secagg-buckets', { min: 1, max: 2000, integer: true }),
     minBucketSize: optionalNumber(args, 'min-bucket-size', { min: 2, max: 2000, integer: true }),
     secaggClamp: optionalNumber(args, 'secagg-clamp', { min: 1e-9, max: 1e6 }),
-    dp: choiceFlag(args, 'dp', ['off', 'central'] as const, 'off'),
-    dpEpsilon: numberFlag(args, 'dp-epsilon', d.dpEpsilon, { min: 1e-6, max: 1e6 }),
+    dp: choiceFlag(args, 'dp', ['off', 'central', 'distributed', 'local'] as const, 'off'),
+    dpEpsilon: sweepBudgets?.[0] ?? numberFlag(args, 'dp-epsilon', d.dpEpsilon, { min: 1e-6, max: 1e6 }),
     dpDelta: numberFlag(args, 'dp-delta', d.dpDelta, { min: 1e-300, max: 0.999999 }),
     dpNoise: optionalNumber(args, 'dp-noise', { min: 1e-6, max: 1e6 }),
     samplingRate: optionalNumber(args, 'sampling-rate', { min: 1e-9, max: 1 }),
+    adaptiveClipQuantile: optionalNumber(args, 'adaptive-clip', { min: 1e-6, max: 1 - 1e-6 }),
   };
   const dpOnly = ['dp-epsilon', 'dp-delta', 'dp-noise'].find((f) => stringFlag(args, f) !== undefined);
-  if (dpOnly !== undefined && options.dp === 'off') throw new CohortError('CONFIG_INVALID', `--${dpOnly} needs --dp central`);
-  if (options.dp !== 'off' && options.secagg) throw new CohortError('CONFIG_INVALID', '--dp central adds noise to plaintext updates; it cannot be combined with --secagg yet');
+  if (options.dp === 'distributed' && stringFlag(args, 'min-clients') === undefined) {
+    // Clients size their noise share for minClients − 1 others: the closer it is to the survivors, the less excess noise.
+    const cohort = options.cohortSize > 0 ? Math.min(options.cohortSize, options.clients) : options.clients;
+    options.minClients = Math.max(2, Math.floor(cohort * (1 - options.dropout)));
+  }
+  if (dpOnly !== undefined && options.dp === 'off') throw new CohortError('CONFIG_INVALID', `--${dpOnly} needs --dp central, distributed or local`);
+  if (boolFlag(args, 'no-baseline') && sweepBudgets === null) throw new CohortError('CONFIG_INVALID', '--no-baseline needs a list of budgets: --dp-epsilon E1,E2,...');
+  if (options.dp === 'central' && options.secagg) {
+    throw new CohortError('CONFIG_INVALID', '--dp central adds noise at the coordinator, which sees only sums under --secagg; use --dp distributed with --secagg');
+  }
+  if (options.dp === 'distributed' && !options.secagg) throw new CohortError('CONFIG_INVALID', '--dp distributed needs --secagg: the secure sum is what carries the clients\' noise');
+  if (options.adaptiveClipQuantile !== undefined && options.dp !== 'central') throw new CohortError('CONFIG_INVALID', '--adaptive-clip needs --dp central');
   const secaggOnly = ['secagg-neighbours', 'secagg-threshold', 'secagg-buckets', 'min-bucket-size', 'secagg-clamp'].find((f) => stringFlag(args, f) !== undefined);
   if (secaggOnly !== undefined && !options.secagg) throw new CohortError('CONFIG_INVALID', `--${secaggOnly} needs --secagg`);
   if (SECAGG_DROPOUT_STAGES.includes(options.dropoutStage) && !options.secagg) {
@@ -169,6 +208,53 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const json = boolFlag(args, 'json');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const reportDir = path.resolve(stringFlag(args, 'report-dir') ?? path.join('reports', `sim-${stamp}-seed${options.seed}`));
+  if (sweepBudgets !== null) {
+    // A sweep: one run per budget, smallest first, then the baseline without DP; every other option identical.
+    const runs: Array<{ targetEpsilon: number | null; options: SimulationOptions }> = [...sweepBudgets]
+      .sort((a, b) => a - b)
+      .map((e) => ({ targetEpsilon: e, options: { ...options, dpEpsilon: e } }));
+    if (!boolFlag(args, 'no-baseline')) runs.push({ targetEpsilon: null, options: { ...options, dp: 'off', dpNoise: undefined, adaptiveClipQuantile: undefined } });
+    const { runSimulation } = await import('./harness.js');
+    const { dpPlanOf } = await import('../../coordinator/src/privacy/budget.js');
+    // z as the coordinator resolves it from the run's federation config (the summary holds the config, not the
+    // calibrated z); empty when that config is missing or cannot be resolved.
+    const noiseOf = (o: SimulationOptions, config: Record<string, unknown>): number | null => {
+      if (o.dp === 'off') return null;
+      if (o.dpNoise !== undefined) return o.dpNoise;
+      if (typeof config['federation'] !== 'object' || config['federation'] === null) return null;
+      try {
+        return dpPlanOf(config['federation'] as Parameters<typeof dpPlanOf>[0])?.noiseMultiplier ?? null;
+      } catch {
+        return null;
+      }
+    };
+    const rows: SweepRow[] = [];
+    const kept: string[] = [];
+    let allEnded = true;
+    let dataset = 'fashion-mnist';
+    for (const [i, run] of runs.entries()) {
+      const dir = path.join(reportDir, sweepRunDirName(run.targetEpsilon));
+      const progress = createProgressDisplay({ stream: process.stderr, totalRounds: run.options.rounds });
+      progress.log(`sweep ${i + 1}/${runs.length}: ${run.targetEpsilon === null ? 'baseline, --dp off' : `--dp ${run.options.dp} --dp-epsilon ${run.targetEpsilon}`}`);
+      const result = await runSimulation(run.options, { progress, log: (line) => progress.log(line) });
+      progress.finish();
+      const summary = { ...result.summary, reportDir: dir };
+      await writeReport(dir, summary);
+      dataset = summary.dataset;
+      rows.push(sweepRowOf(summary, { targetEpsilon: run.targetEpsilon, mechanism: run.options.dp, noiseMultiplier: noiseOf(run.options, summary.config), reportDir: path.relative(reportDir, dir) }));
+      if (result.dataDir !== null) kept.push(`coordinator data of ${sweepRunDirName(run.targetEpsilon)} kept in ${result.dataDir}\n`);
+      // The same rule as a single run: all rounds committed, or stopped by the privacy budget.
+      allEnded &&= summary.roundsCommitted === run.options.rounds || summary.config['outcome'] === 'budget-exhausted';
+    }
+    const subtitle = `${dataset} · ${options.clients} clients · ${options.partition} · seed ${options.seed} · dp ${options.dp}, delta ${options.dpDelta}`;
+    await writeSweepReport(reportDir, rows, { subtitle });
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ sweep: sweepToJson(rows).runs, reportDir })}\n`);
+    } else {
+      process.stdout.write(`${renderSweepTable(rows)}report: ${reportDir}\n${kept.join('')}`);
+    }
+    return allEnded ? 0 : 1;
+  }
   const progress = createProgressDisplay({ stream: process.stderr, totalRounds: options.rounds });
   // Loaded only now: the harness pulls in TF.js and the coordinator, which bad flags should not wait for.
   const { runSimulation } = await import('./harness.js');

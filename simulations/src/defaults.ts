@@ -45,7 +45,7 @@ export interface SimulationOptions {
   /** Per-coordinate clamp before quantization (undefined = the clip norm, or 1 without clipping). */
   secaggClamp?: number;
   /** Differential privacy: off, or central noise added by the coordinator. */
-  dp: 'off' | 'central';
+  dp: 'off' | 'central' | 'distributed' | 'local';
   /** Privacy budget (ε, δ) the federation stops at. */
   dpEpsilon: number;
   dpDelta: number;
@@ -53,6 +53,8 @@ export interface SimulationOptions {
   dpNoise?: number;
   /** Poisson sampling rate of the cohort (undefined = the fixed cohort of --cohort-size). */
   samplingRate?: number;
+  /** Central mode: adaptive clipping to this quantile of update norms (undefined = a fixed clip norm). */
+  adaptiveClipQuantile?: number;
 }
 
 /** Where a simulated dropout happens: any stage, or one of the round's stages. */

@@ -85,6 +85,8 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     datasets: { 'simulation-test': test },
     log: options.verbose ? (io.coordinatorLog ?? io.log) : () => undefined,
     schedulerPollMs: 100,
+    // Central DP noise replays with the run's seed, like everything else a simulation draws.
+    noiseRng: createSeededRng(deriveSeed(options.seed, 'coordinator-dp-noise')),
   });
   const info = await coordinator.start();
   const operator = new OperatorClient(info.address, info.adminToken);
@@ -186,6 +188,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     const outcome = await finished;
     const rounds = (await operator.listRounds(federation.id, 1000)).sort((a, b) => a.number - b.number);
     const final = await operator.getFederation(federation.id);
+    const budget = options.dp === 'off' ? null : await operator.getPrivacyBudget(federation.id);
     for (const worker of workers) worker.postMessage({ type: 'stop' });
     await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 10_000))]);
 
@@ -213,6 +216,17 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
         totalBytesUp: reports.reduce((n, r) => n + r.bytesUp, 0),
         totalBytesDown: reports.reduce((n, r) => n + r.bytesDown, 0),
         config: { ...options, dataDir: options.dataDir ?? null, federation: config, outcome, federationStatusReason: final.statusReason },
+        ...(budget === null
+          ? {}
+          : {
+              privacy: {
+                mechanism: options.dp,
+                targetEpsilon: budget.targetEpsilon,
+                delta: budget.targetDelta,
+                amplified: options.dp !== 'local' && config.selection.mode === 'poisson',
+                clientEpsilons: budget.clientEpsilons.map((c) => ({ clientId: c.clientId, roundsJoined: c.roundsJoined, epsilon: c.epsilon })),
+              },
+            }),
         startedAt: startedAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
       },
@@ -235,7 +249,11 @@ export function simulationFederation(o: SimulationOptions): FederationConfig {
     task: 'fashion-mnist',
     model: { builtin: o.model, initSeed: o.seed },
     plan: { epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.learningRate, seed: o.seed, clipNorm: o.dp !== 'off' && o.clipNorm === 0 ? 1 : o.clipNorm },
-    dp: { mode: o.dp, ...(o.dpNoise === undefined ? {} : { noiseMultiplier: o.dpNoise }) },
+    dp: {
+      mode: o.dp,
+      ...(o.dpNoise === undefined ? {} : { noiseMultiplier: o.dpNoise }),
+      ...(o.adaptiveClipQuantile === undefined ? {} : { adaptiveClipping: { targetQuantile: o.adaptiveClipQuantile } }),
+    },
     ...(o.dp === 'off' ? {} : { privacy: { targetEpsilon: o.dpEpsilon, targetDelta: o.dpDelta } }),
     secagg: {
       enabled: o.secagg,

@@ -99,6 +99,7 @@ async function main(): Promise<void> {
         faults: (task: AgentTask) => faultFor(input, client.index, task.roundNumber),
         // Seeded stochastic rounding: the same run quantizes the same way, so secure sums replay bit for bit.
         roundingRng: createSeededRng(deriveSeed(input.seed, `rounding/${client.index}`)),
+        noiseRng: createSeededRng(deriveSeed(input.seed, `noise/${client.index}`)),
         onRoundDone: (summary) => post({ type: 'round', clientIndex: client.index, summary }),
       }),
   );

@@ -1,9 +1,10 @@
 /** `cohort privacy epsilon|noise` as an operator runs it: the reference cases of the accountant, and bad flags. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { epsilonOf } from '../../shared/src/core/dp/rdp.js';
+import { localEpsilon, localNoiseMultiplierFor } from '../../shared/src/core/dp/local.js';
 import { packageRoot } from '../../shared/src/data/repo-root.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -87,6 +88,78 @@ describe('cohort simulate --dp central', () => {
   it('names the flag that needs --dp central', async () => {
     const r = await runCli(['simulate', '--dp-epsilon', '4']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--dp-epsilon needs --dp central');
+    expect(r.stderr).toContain('--dp-epsilon needs --dp central, distributed or local');
+  });
+});
+
+describe('cohort simulate --dp distributed (with secure aggregation) and --dp local', () => {
+  const subset = (): string => path.join(packageRoot(), 'data', 'fashion-mnist-subset');
+  const small = ['--clients', '4', '--epochs', '1', '--model', 'fmnist-mlp', '--train-size', '600', '--test-size', '200', '--json'];
+
+  it('distributed: the secure sum carries the Skellam noise, spending matches the Gaussian at the same z, and the budget stops it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cohort-ddp-'));
+    try {
+      const r = await runCli(['simulate', '--secagg', '--dp', 'distributed', '--dp-epsilon', '8', '--dp-noise', '1.5', '--rounds', '10', ...small, '--data-dir', subset(), '--report-dir', dir], {
+        timeoutMs: 180_000,
+      });
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      const summary = JSON.parse(r.stdout) as {
+        roundsCommitted: number;
+        rounds: { epsilon: number | null; participants: number; bytesByStage: Record<string, unknown> }[];
+        config: { outcome: string; federationStatusReason: string; federation: { selection: { minClients: number } } };
+        privacy: { mechanism: string; amplified: boolean };
+      };
+      // Every client's share is sized for the 3 others of a full cohort of 4, so the sum carries exactly z = 1.5:
+      // the Skellam accountant (integer orders, discretisation excess) lands within 2% of the Gaussian's ε.
+      expect(summary.config.federation.selection.minClients).toBe(4);
+      expect(summary.privacy).toMatchObject({ mechanism: 'distributed', amplified: false });
+      expect(summary.config.outcome).toBe('budget-exhausted');
+      expect(summary.roundsCommitted).toBe(5);
+      summary.rounds.forEach((round, i) => {
+        const gaussian = epsilonOf({ samplingRate: 1, noiseMultiplier: 1.5, steps: i + 1, delta: 1e-5 }).epsilon;
+        expect(round.epsilon!).toBeGreaterThanOrEqual(gaussian * 0.999);
+        expect(round.epsilon!).toBeLessThan(gaussian * 1.02);
+        expect(round.epsilon!).toBeLessThanOrEqual(8);
+        expect(Object.keys(round.bytesByStage)).toContain('masked-input');
+      });
+      const next = Number(/would bring epsilon to (\d+\.\d+), over the budget 8/.exec(summary.config.federationStatusReason)?.[1]);
+      expect(next).toBeGreaterThan(8);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 200_000);
+
+  it('local: each client noises its own update and the report gives every client\'s ε over the rounds it joined', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cohort-ldp-'));
+    try {
+      const r = await runCli(['simulate', '--dp', 'local', '--dp-epsilon', '8', '--rounds', '2', ...small, '--data-dir', subset(), '--report-dir', dir], { timeoutMs: 180_000 });
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      const summary = JSON.parse(r.stdout) as { roundsCommitted: number; privacy: { mechanism: string; clientEpsilons: { roundsJoined: number; epsilon: number }[] } };
+      expect(summary.roundsCommitted).toBe(2);
+      // z is calibrated so a client joining all 2 rounds spends exactly ε = 8 (analytic Gaussian, Δ = sqrt(2)).
+      const z = localNoiseMultiplierFor(8, 1e-5, 2);
+      expect(summary.privacy.clientEpsilons).toHaveLength(4);
+      for (const c of summary.privacy.clientEpsilons) {
+        expect(c.roundsJoined).toBe(2);
+        expect(c.epsilon).toBeCloseTo(localEpsilon(z, 2, 1e-5), 6);
+        expect(c.epsilon).toBeCloseTo(8, 6);
+      }
+      const text = readFileSync(path.join(dir, 'summary.txt'), 'utf8');
+      expect(text).toContain('per-client epsilon (local DP, over the rounds each joined): min 8.000, median 8.000, max 8.000 over 4 clients');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 200_000);
+
+  it('refuses --dp distributed without --secagg and --dp central with it, naming the flags', async () => {
+    const a = await runCli(['simulate', '--dp', 'distributed']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('--dp distributed needs --secagg');
+    const b = await runCli(['simulate', '--dp', 'central', '--secagg']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('use --dp distributed with --secagg');
+    const c = await runCli(['simulate', '--dp', 'local', '--adaptive-clip', '0.5']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('--adaptive-clip needs --dp central');
   });
 });

@@ -115,7 +115,7 @@ describe('OperatorService contract', () => {
     });
 
     it('refuses per-layer clip norms that do not match the model tensors, naming them', async () => {
-      await expectInvalid((s) => (s.plan!.clipping = { clipNorm: 0, adaptive: false, targetQuantile: 0, perLayerClipNorms: [1] }), 'plan.perLayerClipNorms: 1 norms for a model of', 'tensors');
+      await expectInvalid((s) => (s.plan!.clipping = { clipNorm: 0, adaptive: false, targetQuantile: 0, perLayerClipNorms: [1], adaptiveLearningRate: 0, countNoise: 0 }), 'plan.perLayerClipNorms: 1 norms for a model of', 'tensors');
     });
 
     it('refuses a model with both or neither of builtin and topology_json', async () => {

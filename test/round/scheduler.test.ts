@@ -3,6 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InMemoryClientHandler, RoundResult } from '../../coordinator/src/round/index.js';
 import { epsilonOf } from '../../shared/src/core/dp/rdp.js';
+import { localEpsilon, localNoiseMultiplierFor } from '../../shared/src/core/dp/local.js';
+import { joinsByClient } from '../../coordinator/src/privacy/budget.js';
 import {
   FEDERATION_ID,
   Harness,
@@ -260,5 +262,86 @@ describe('scheduler with central differential privacy', () => {
     expect(ledger.at(-1)!.epsilonAfter).toBeLessThanOrEqual(2);
     expect(ledger.length).toBe(3);
     expect(epsilonOf({ samplingRate: 1, noiseMultiplier: 4, steps: ledger.length + 1, delta: 1e-5 }).epsilon).toBeGreaterThan(2);
+  });
+});
+
+describe('scheduler with local differential privacy', () => {
+  it('accounts each client on its own, stops selecting a client at its budget, and ends budget-exhausted when too few can join', async () => {
+    const budget = 2;
+    // z a hair above the one that lets a client join exactly twice.
+    const z = localNoiseMultiplierFor(budget, 1e-5, 2) * 1.001;
+    expect(localEpsilon(z, 3, 1e-5)).toBeGreaterThan(budget);
+    const config = testConfig({ rounds: 20, plan: { clipNorm: 1 }, dp: { mode: 'local', noiseMultiplier: z }, privacy: { targetEpsilon: budget, targetDelta: 1e-5 } });
+    const h = harness({ config });
+    const tasks: { clientId: string; noise: unknown }[] = [];
+    for (const id of ['c1', 'c2', 'c3', 'c4']) {
+      h.connect(id, (message, client) => {
+        if (message.kind !== 'task') return;
+        tasks.push({ clientId: id, noise: message.plan.noise });
+        client.accept(message.roundId);
+        client.upload(message.roundId, rampDelta(0.01), { numExamples: 10 });
+      });
+    }
+    const scheduler = h.scheduler();
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('federation.budget-exhausted');
+    await eventually(() => !scheduler.isRunning(FEDERATION_ID), 'the loop has ended');
+
+    // Clients are told to add the noise themselves.
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const t of tasks) expect(t.noise).toEqual({ mode: 'local', noiseMultiplier: z });
+    const ledger = h.store.listPrivacyLedger(FEDERATION_ID);
+    const joins = joinsByClient(ledger);
+    // 4 clients × 2 joins each, in cohorts of at most 3 and at least 2.
+    expect([...joins.values()].every((n) => n <= 2)).toBe(true);
+    expect([...joins.values()].reduce((a, b) => a + b, 0)).toBe(8);
+    for (const [i, e] of ledger.entries()) {
+      expect(e).toMatchObject({ mechanism: 'local', noiseMultiplier: z, rdp: {} });
+      const most = Math.max(...joinsByClient(ledger.slice(0, i + 1)).values());
+      expect(e.epsilonAfter).toBeCloseTo(localEpsilon(z, most, 1e-5), 9);
+      expect(e.epsilonAfter).toBeLessThanOrEqual(budget);
+    }
+    expect(h.federation.status).toBe('budget-exhausted');
+    expect(h.federation.statusReason).toMatch(/^round \d+ needs 2 clients but only 0 active clients can join again without their own epsilon passing the budget 2 \(delta 0\.00001\); 4 have spent it/);
+  });
+});
+
+describe('scheduler with adaptive clipping', () => {
+  it('grows the clip norm while every client is clipped, hands it to clients, and charges the total z', async () => {
+    const z = 1;
+    const config = testConfig({
+      rounds: 3,
+      plan: { clipNorm: 0.5 },
+      dp: { mode: 'central', noiseMultiplier: z, adaptiveClipping: { targetQuantile: 0.5, learningRate: 0.2 } },
+      privacy: { targetEpsilon: 1e3, targetDelta: 1e-5 },
+    });
+    const h = harness({ config });
+    const clipNorms: number[] = [];
+    for (const id of ['c1', 'c2', 'c3']) {
+      h.connect(id, (message, client) => {
+        if (message.kind !== 'task') return;
+        if (id === 'c1') clipNorms.push(message.plan.clipNorm);
+        client.accept(message.roundId);
+        // Every client was clipped: its update norm was above C.
+        client.upload(message.roundId, rampDelta(0.001), { numExamples: 10, metrics: { clipped: 1 } });
+      });
+    }
+    const scheduler = h.scheduler();
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('federation.completed');
+    const ledger = h.store.listPrivacyLedger(FEDERATION_ID);
+    expect(ledger).toHaveLength(3);
+    expect(clipNorms[0]).toBe(0.5);
+    for (const [i, e] of ledger.entries()) {
+      const p = e.params;
+      // σ_b = max(expected cohort / 20, z) = 1; the update gets z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2).
+      expect(p['countNoise']).toBe(1);
+      expect(p['updateNoiseMultiplier']).toBeCloseTo(1 / Math.sqrt(1 - 1 / 4), 12);
+      expect(e.noiseMultiplier).toBe(z);
+      expect(e.clipNorm).toBeCloseTo(clipNorms[i]!, 12);
+      expect(p['nextClipNorm']).toBeCloseTo(e.clipNorm * Math.exp(-0.2 * (p['noisedQuantile']! - 0.5)), 12);
+      if (i + 1 < ledger.length) expect(clipNorms[i + 1]).toBeCloseTo(p['nextClipNorm']!, 12);
+      expect(e.epsilonAfter).toBeCloseTo(epsilonOf({ samplingRate: 1, noiseMultiplier: z, steps: i + 1, delta: 1e-5 }).epsilon, 9);
+    }
   });
 });

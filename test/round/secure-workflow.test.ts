@@ -9,7 +9,10 @@ import { createSecAggCrypto } from '../../shared/src/crypto/secagg-crypto.js';
 import { cryptoReady, signingKeyPairFromSeed } from '../../shared/src/crypto/sodium.js';
 import { sha256 } from '../../shared/src/crypto/hash.js';
 import { clientIdFromPublicKey } from '../../shared/src/protocol/identity.js';
-import type { SecAggTaskPlan } from '../../shared/src/protocol/types.js';
+import type { ClientNoisePlan, SecAggTaskPlan } from '../../shared/src/protocol/types.js';
+import { encodeSkellamInput } from '../../shared/src/core/dp/skellam.js';
+import { spendingAfter, dpPlanOf, roundRdp } from '../../coordinator/src/privacy/budget.js';
+import { DEFAULT_RDP_ORDERS, epsilonFromRdp } from '../../shared/src/core/dp/rdp.js';
 import type { InMemoryClient, InMemoryClientHandler } from '../../coordinator/src/round/index.js';
 import { D, FEDERATION_ID, Harness, endsOf, fedAvgByHand, initialWeights, maxAbsDiff, testConfig } from './harness.js';
 import type { ConfigOverrides } from './harness.js';
@@ -52,9 +55,11 @@ function secureClient(h: Harness, index: number, behaviour: SecureBehaviour): { 
   const crypto = createSecAggCrypto();
   let state: SecAggClient | null = null;
   let plan: SecAggTaskPlan | null = null;
+  let noise: ClientNoisePlan | null = null;
   const handler: InMemoryClientHandler = (message, client) => {
     if (message.kind === 'task') {
       plan = message.plan.secagg;
+      noise = message.plan.noise;
       client.accept(message.roundId);
       return;
     }
@@ -74,7 +79,11 @@ function secureClient(h: Harness, index: number, behaviour: SecureBehaviour): { 
         return;
       case 'masked-input': {
         const params = quantizationParams({ modulusBits: plan!.modulusBits, clamp: plan!.clamp, maxInputs: plan!.maxInputs, weightCap: plan!.weightCap });
-        const input = quantizeWeighted(behaviour.delta, behaviour.numExamples, params, createSeededRng(index));
+        const n = noise as ClientNoisePlan | null;
+        const input =
+          n?.mode === 'distributed'
+            ? encodeSkellamInput(behaviour.delta, { clipNorm: 1, scale: n.scale, l2Bound: n.l2Bound, perClientVariance: n.perClientVariance }, plan!.modulusBits, createSeededRng(1000 + index))
+            : quantizeWeighted(behaviour.delta, behaviour.numExamples, params, createSeededRng(index));
         const masked = state!.maskInput(request.request, input);
         client.uploadMasked(message.roundId, masked.subarray(0, masked.length - (behaviour.shortBy ?? 0)), { numExamples: behaviour.numExamples });
         return;
@@ -190,6 +199,55 @@ describe('bucketed mode', () => {
     const verdicts = h.store.listVerdicts(result.round.id);
     expect(verdicts.map((v) => v.bucket).sort()).toEqual([0, 1]);
     expect(h.store.getRound(result.round.id)!.metrics['secagg_buckets']).toBe(2);
+  });
+});
+
+describe('a secure round with distributed differential privacy', () => {
+  it('commits the clipped sum plus the survivors\' Skellam noise over the fixed denominator, and accounts only the others\' noise', async () => {
+    const z = 0.05;
+    const h = secureHarness({ dp: { mode: 'distributed', noiseMultiplier: z }, privacy: { targetEpsilon: 1e4, targetDelta: 1e-5 }, rounds: 5 });
+    const behaviours: SecureBehaviour[] = Array.from({ length: 6 }, (_, i) => ({ delta: delta(i), numExamples: 20 + 10 * i }));
+    behaviours[5]!.dropAt = 'masked-input';
+    behaviours.forEach((b, i) => secureClient(h, i, b));
+    const result = await h.runRound();
+    expect(result.outcome, result.outcome === 'aborted' ? result.reason : '').toBe('committed');
+    if (result.outcome !== 'committed') return;
+    // DP-FedAvg: equal weights, the expected cohort (6) as denominator, whatever the survivors' example counts.
+    const weights = h.models.weights(result.commit.modelVersion);
+    const start = initialWeights();
+    const survivorsSum = new Float64Array(D);
+    for (const b of behaviours.slice(0, 5)) for (let j = 0; j < D; j++) survivorsSum[j]! += b.delta[j]!;
+    const [entry] = h.store.listPrivacyLedger(FEDERATION_ID);
+    expect(entry).toMatchObject({ mechanism: 'distributed', survivors: 5, samplingRate: 1, clipNorm: 1 });
+    const { scale, l2Bound, l1Bound, centralVariance, perClientVariance } = entry!.params as Record<string, number>;
+    // Others' noise only: 4 of the 5 survivors' shares; the plan sized it for minClients − 1 = 2 shares at z.
+    expect(centralVariance).toBeCloseTo(4 * perClientVariance!, 0);
+    expect(2 * perClientVariance!).toBeCloseTo((z * l2Bound!) ** 2, 0);
+    expect(entry!.noiseMultiplier).toBeCloseTo(Math.sqrt(centralVariance!) / l2Bound!, 12);
+    expect(entry!.contributors).toHaveLength(5);
+    // The error is the noise of all 5 survivors over scale·6: its empirical spread matches.
+    let squares = 0;
+    for (let j = 0; j < D; j++) squares += (weights[j]! - start[j]! - survivorsSum[j]! / 6) ** 2;
+    const expectedSd = Math.sqrt(5 * perClientVariance!) / scale! / 6;
+    expect(Math.sqrt(squares / D)).toBeGreaterThan(expectedSd * 0.6);
+    expect(Math.sqrt(squares / D)).toBeLessThan(expectedSd * 1.4);
+    // ε after the round is the Skellam accountant's on these parameters, and the planned cost bounded it.
+    const own = roundRdp({ mechanism: 'distributed', samplingRate: 1, l2Bound: l2Bound!, l1Bound: l1Bound!, centralVariance: centralVariance! });
+    expect(entry!.epsilonAfter).toBeCloseTo(epsilonFromRdp(DEFAULT_RDP_ORDERS, own, 1e-5).epsilon, 9);
+    const plan = dpPlanOf(h.config)!;
+    expect(spendingAfter([], plan, { mechanism: 'distributed', samplingRate: 1, l2Bound: 4096, l1Bound: 4096 ** 2, centralVariance: (z * 4096) ** 2 }).epsilon).toBeGreaterThanOrEqual(entry!.epsilonAfter);
+    expect(h.store.getRound(result.round.id)!.metrics['epsilon']).toBeCloseTo(entry!.epsilonAfter, 12);
+  });
+
+  it('refuses a modulus too small for the cohort before any task goes out, naming the setting', async () => {
+    const h = secureHarness({ dp: { mode: 'distributed', noiseMultiplier: 1 }, privacy: { targetEpsilon: 10, targetDelta: 1e-5 }, secagg: { enabled: true, modulusBits: 12 } });
+    const clients = Array.from({ length: 6 }, (_, i) => secureClient(h, i, { delta: delta(i), numExamples: 10 }));
+    const result = await h.runRound();
+    expect(result.outcome).toBe('aborted');
+    if (result.outcome !== 'aborted') return;
+    expect(result.reason).toMatch(/^differential privacy \(distributed\) cannot run: .*modulusBits/);
+    expect(h.store.listPrivacyLedger(FEDERATION_ID)).toEqual([]);
+    for (const { client } of clients) expect(client.received.filter((m) => m.kind === 'task')).toEqual([]);
   });
 });
 

@@ -76,7 +76,7 @@ export function commitInput(store: CoordinatorStore, roundId: string, seed: numb
     bytesUp: 80,
     bytesDown: 120,
     completesFederation: false,
-    privacy: { mechanism: 'central', noiseMultiplier: 1.1, samplingRate: 0.02, clipNorm: 0.5, survivors: 3, epsilonAfter: 0.4 * seed, delta: 1e-5, rdp: { '2': 0.01 * seed, '32': 0.2 * seed } },
+    privacy: { mechanism: 'central', noiseMultiplier: 1.1, samplingRate: 0.02, clipNorm: 0.5, survivors: 3, epsilonAfter: 0.4 * seed, delta: 1e-5, rdp: { '2': 0.01 * seed, '32': 0.2 * seed }, params: { scale: 1000 * seed }, contributors: ['c1'] },
     verdicts: [
       { contributionId: 'c1', clientId: 'c1', bucket: null, verdict: 'accepted', reason: 'within norm bound', scores: { norm: 1.5 } },
       { contributionId: 'bucket-0', clientId: null, bucket: 0, verdict: 'down-weighted', reason: 'far from the median', scores: { distance: 3.25 } },
@@ -543,6 +543,8 @@ export function describeCoordinatorStore(name: string, open: () => StoreUnderTes
         expectCohortError(() => store.commitRound({ ...good, privacy: { ...good.privacy!, samplingRate: 0 } }, COORDINATOR), 'INVALID_ARGUMENT', /samplingRate/);
         expectCohortError(() => store.commitRound({ ...good, privacy: { ...good.privacy!, clipNorm: 0 } }, COORDINATOR), 'INVALID_ARGUMENT', /clipNorm must be > 0/);
         expectCohortError(() => store.commitRound({ ...good, privacy: { ...good.privacy!, mechanism: 'magic' as 'central' } }, COORDINATOR), 'INVALID_ARGUMENT', /privacy.mechanism must be central, distributed or local/);
+        expectCohortError(() => store.commitRound({ ...good, privacy: { ...good.privacy!, params: { scale: Number.NaN } } }, COORDINATOR), 'INVALID_ARGUMENT', /privacy.params/);
+        expectCohortError(() => store.commitRound({ ...good, privacy: { ...good.privacy!, contributors: [''] } }, COORDINATOR), 'INVALID_ARGUMENT', /privacy.contributors must be a list of client ids/);
         expectCohortError(() => store.commitRound({ ...good, verdicts: [good.verdicts![0]!, good.verdicts![0]!] }, COORDINATOR), 'INVALID_ARGUMENT', /appears twice/);
         expectCohortError(() => store.commitRound({ ...good, roundId: 'nope' }, COORDINATOR), 'ROUND_NOT_FOUND', /round nope/);
         expect(storeSnapshot(store)).toEqual(before);

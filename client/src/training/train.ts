@@ -15,7 +15,7 @@ import { checkWeights, getFlatWeights, loadModel, setFlatWeights } from './model
 import { serialize } from './serial.js';
 
 /** How a client trains in one round: the round's plan without the update-side settings (clipping acts on the delta). */
-export type LocalTrainingPlan = Omit<ClientTrainingPlan, 'clipNorm' | 'perLayerClipNorms' | 'secagg'>;
+export type LocalTrainingPlan = Omit<ClientTrainingPlan, 'clipNorm' | 'perLayerClipNorms' | 'secagg' | 'noise'>;
 
 /** A client's update: new weights (layout order), examples trained on (the FedAvg weight), metrics. */
 export interface TrainingResult {

@@ -43,7 +43,7 @@ describe('parseFederationConfig defaults', () => {
       rounds: 10,
       privacy: null,
       secagg: { enabled: false, modulusBits: 32, bucketed: false, minBucketSize: 10 },
-      dp: { mode: 'off' },
+      dp: { mode: 'off', adaptiveClipping: null, wrapProbability: 1e-9 },
       selectionSeed: 0,
       maxConsecutiveAborts: 10,
     });
@@ -188,10 +188,27 @@ describe('parseFederationConfig validation', () => {
     expect(parseFederationConfig({ ...minimal, plan: { perLayerClipNorms: [0.5, 1] }, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } }).plan.perLayerClipNorms).toEqual([0.5, 1]);
     expect(errorOf({ ...minimal, plan: { perLayerClipNorms: [0.5, 0] } })).toMatch(/^federation spec: plan\.perLayerClipNorms\.1: /);
     expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' } })).toBe('federation spec: privacy: give targetEpsilon and targetDelta: a DP federation needs a budget to account against');
-    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'local' } })).toMatch(/^federation spec: dp\.mode: /);
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'laplace' } })).toMatch(/^federation spec: dp\.mode: /);
     expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central', noiseMultiplier: 0 }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } })).toMatch(/^federation spec: dp\.noiseMultiplier: /);
-    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 }, secagg: { enabled: true } })).toMatch(/^federation spec: dp\.mode: central noise is added to plaintext updates/);
-    expect(parseFederationConfig({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 } }).dp).toEqual({ mode: 'central' });
+    const budget = { targetEpsilon: 8, targetDelta: 1e-5 };
+    const secure = { enabled: true };
+    const cohort = { cohortSize: 10, minClients: 2 };
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' }, privacy: budget, secagg: secure, selection: cohort })).toMatch(/^federation spec: dp\.mode: central noise is added by the coordinator, which sees only sums under secure aggregation; use mode distributed$/);
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'distributed' }, privacy: budget })).toMatch(/^federation spec: dp\.mode: distributed noise needs secagg\.enabled/);
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'distributed' }, privacy: budget, secagg: { enabled: true, buckets: 2, minBucketSize: 5 }, selection: cohort })).toMatch(
+      /^federation spec: dp\.mode: distributed noise with bucketed secure aggregation is not supported/,
+    );
+    expect(parseFederationConfig({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'distributed' }, privacy: budget, secagg: secure, selection: cohort }).dp.mode).toBe('distributed');
+    expect(parseFederationConfig({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'local' }, privacy: budget, secagg: secure, selection: cohort }).dp.mode).toBe('local');
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'local', adaptiveClipping: {} }, privacy: budget })).toBe('federation spec: dp.adaptiveClipping: needs dp.mode central (the coordinator counts the clients that were clipped), got local');
+    expect(errorOf({ ...minimal, plan: { perLayerClipNorms: [1, 1] }, dp: { mode: 'central', adaptiveClipping: {} }, privacy: budget })).toMatch(/^federation spec: dp\.adaptiveClipping: adapts one flat clip norm/);
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central', adaptiveClipping: { targetQuantile: 1 } }, privacy: budget })).toMatch(/^federation spec: dp\.adaptiveClipping\.targetQuantile: /);
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central', wrapProbability: 0.5 }, privacy: budget })).toMatch(/^federation spec: dp\.wrapProbability: /);
+    expect(parseFederationConfig({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central', adaptiveClipping: {} }, privacy: budget }).dp).toEqual({
+      mode: 'central',
+      adaptiveClipping: { targetQuantile: 0.5, learningRate: 0.2 },
+      wrapProbability: 1e-9,
+    });
   });
 
   it('reports every bad field at once, prefixed with the source', () => {

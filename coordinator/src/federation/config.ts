@@ -115,12 +115,31 @@ const secAggSchema = z
   // Asking for a number of buckets is asking for bucketed mode.
   .transform((s) => (s.buckets !== undefined ? { ...s, bucketed: true } : s));
 
+const adaptiveClippingSchema = z
+  .object({
+    /** γ: the fraction of clients whose update should fit under the clip norm (the paper's default, the median). */
+    targetQuantile: z.number().gt(0).lt(1).default(0.5),
+    /** η_C: geometric step of the clip-norm update per round. */
+    learningRate: z.number().gt(0).max(10).default(0.2),
+    /** σ_b: noise on the count of unclipped clients; default the paper's expected cohort / 20, but at least z. */
+    countNoise: z.number().gt(0).optional(),
+  })
+  .strict();
+
 const dpSchema = z
   .object({
-    /** off, or central: Gaussian noise z·C on the sum of clipped updates, added by the coordinator (DP-FedAvg). */
-    mode: z.enum(['off', 'central']).default('off'),
+    /**
+     * off; central: Gaussian noise z·C on the sum of clipped updates, added by the coordinator (DP-FedAvg);
+     * distributed: each client adds Skellam noise to its quantized update, so the secure sum carries it all (needs
+     * secagg); local: each client adds Gaussian noise to its own clipped update, ε is per client.
+     */
+    mode: z.enum(['off', 'central', 'distributed', 'local']).default('off'),
     /** z; default calibrated so that `rounds` rounds spend the privacy budget. */
     noiseMultiplier: z.number().gt(0).optional(),
+    /** Central mode: the clip norm follows a quantile of update norms; plan.clipNorm is where it starts. */
+    adaptiveClipping: adaptiveClippingSchema.nullable().default(null),
+    /** Distributed mode: chance any coordinate of the secure sum wraps around the modulus (a utility loss, not a privacy one). */
+    wrapProbability: z.number().gt(0).lt(1e-3).default(1e-9),
   })
   .strict();
 
@@ -197,7 +216,21 @@ const federationSchema = z
         ctx.addIssue({ code: 'custom', path: ['plan', 'clipNorm'], message: 'must be > 0 (or give plan.perLayerClipNorms) with differential privacy: clipping bounds each client\'s contribution' });
       }
       if (f.privacy === null) ctx.addIssue({ code: 'custom', path: ['privacy'], message: 'give targetEpsilon and targetDelta: a DP federation needs a budget to account against' });
-      if (f.secagg.enabled) ctx.addIssue({ code: 'custom', path: ['dp', 'mode'], message: 'central noise is added to plaintext updates; with secure aggregation use distributed noise (not yet available)' });
+      if (f.dp.mode === 'central' && f.secagg.enabled) {
+        ctx.addIssue({ code: 'custom', path: ['dp', 'mode'], message: 'central noise is added by the coordinator, which sees only sums under secure aggregation; use mode distributed' });
+      }
+      if (f.dp.mode === 'distributed' && !f.secagg.enabled) {
+        ctx.addIssue({ code: 'custom', path: ['dp', 'mode'], message: 'distributed noise needs secagg.enabled: the secure sum is what carries the clients\' noise' });
+      }
+      if (f.dp.mode === 'distributed' && f.secagg.bucketed) {
+        ctx.addIssue({ code: 'custom', path: ['dp', 'mode'], message: 'distributed noise with bucketed secure aggregation is not supported: every bucket sum would need the full noise' });
+      }
+      if (f.dp.adaptiveClipping !== null && f.dp.mode !== 'central') {
+        ctx.addIssue({ code: 'custom', path: ['dp', 'adaptiveClipping'], message: `needs dp.mode central (the coordinator counts the clients that were clipped), got ${f.dp.mode}` });
+      }
+      if (f.dp.adaptiveClipping !== null && f.plan.perLayerClipNorms.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['dp', 'adaptiveClipping'], message: 'adapts one flat clip norm; it cannot be combined with plan.perLayerClipNorms' });
+      }
     }
     // The training deadline runs from the moment tasks are sent, so it must leave time after the configure stage.
     if (f.deadlines.configureMs >= f.deadlines.trainingMs) {

@@ -34,10 +34,18 @@ function defined<T extends Record<string, unknown>>(object: T): Partial<T> {
 
 const nz = (value: number): number | undefined => (value === 0 ? undefined : value);
 
-function noiseModeOf(mode: NoiseMode): 'off' | 'central' {
-  if (mode === NoiseMode.NOISE_MODE_NONE) return 'off';
-  if (mode === NoiseMode.NOISE_MODE_CENTRAL) return 'central';
-  throw new CohortError('CONFIG_INVALID', `plan.noise.mode ${NoiseMode[mode] ?? mode} is not supported yet (central or none)`);
+const NOISE_MODES = {
+  off: NoiseMode.NOISE_MODE_NONE,
+  central: NoiseMode.NOISE_MODE_CENTRAL,
+  distributed: NoiseMode.NOISE_MODE_DISTRIBUTED,
+  local: NoiseMode.NOISE_MODE_LOCAL,
+} as const;
+
+function noiseModeOf(mode: NoiseMode, mechanism: string): keyof typeof NOISE_MODES {
+  if (mechanism !== '' && mechanism !== 'skellam') throw new CohortError('CONFIG_INVALID', `plan.noise.mechanism "${mechanism.slice(0, 40)}" is not supported (skellam)`);
+  const found = (Object.entries(NOISE_MODES) as [keyof typeof NOISE_MODES, NoiseMode][]).find(([, v]) => v === mode);
+  if (found === undefined) throw new CohortError('CONFIG_INVALID', `plan.noise.mode ${NoiseMode[mode] ?? mode} is not supported (none, central, distributed or local)`);
+  return found[0];
 }
 
 /** Operator-API spec -> validated config (+ initial weights carried inline, if any). */
@@ -103,7 +111,14 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
     privacy: spec.privacy === undefined || spec.privacy.targetEpsilon === 0 ? undefined : { targetEpsilon: spec.privacy.targetEpsilon, targetDelta: spec.privacy.targetDelta },
     dp: plan?.noise === undefined || plan.noise.mode === NoiseMode.NOISE_MODE_UNSPECIFIED
       ? undefined
-      : defined({ mode: noiseModeOf(plan.noise.mode), noiseMultiplier: nz(plan.noise.noiseMultiplier) }),
+      : defined({
+          mode: noiseModeOf(plan.noise.mode, plan.noise.mechanism),
+          noiseMultiplier: nz(plan.noise.noiseMultiplier),
+          wrapProbability: nz(plan.noise.wrapProbability),
+          adaptiveClipping: plan.clipping?.adaptive === true
+            ? defined({ targetQuantile: nz(plan.clipping.targetQuantile), learningRate: nz(plan.clipping.adaptiveLearningRate), countNoise: nz(plan.clipping.countNoise) })
+            : undefined,
+        }),
     secagg: plan?.secagg === undefined
       ? undefined
       : defined({
@@ -146,8 +161,25 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
       maxExamples: config.plan.maxExamples,
       seed: config.plan.seed,
       localEvalFraction: config.plan.localEvalFraction,
-      clipping: { clipNorm: config.plan.clipNorm, adaptive: false, targetQuantile: 0, perLayerClipNorms: [...config.plan.perLayerClipNorms] },
-      noise: { mode: config.dp.mode === 'central' ? NoiseMode.NOISE_MODE_CENTRAL : NoiseMode.NOISE_MODE_NONE, noiseMultiplier: config.dp.noiseMultiplier ?? 0, mechanism: '', perClientScale: 0, expectedCohortSize: 0 },
+      clipping: {
+        clipNorm: config.plan.clipNorm,
+        adaptive: config.dp.adaptiveClipping !== null,
+        targetQuantile: config.dp.adaptiveClipping?.targetQuantile ?? 0,
+        perLayerClipNorms: [...config.plan.perLayerClipNorms],
+        adaptiveLearningRate: config.dp.adaptiveClipping?.learningRate ?? 0,
+        countNoise: config.dp.adaptiveClipping?.countNoise ?? 0,
+      },
+      noise: {
+        mode: NOISE_MODES[config.dp.mode],
+        noiseMultiplier: config.dp.noiseMultiplier ?? 0,
+        mechanism: config.dp.mode === 'distributed' ? 'skellam' : '',
+        perClientScale: 0,
+        expectedCohortSize: 0,
+        quantizationScale: 0,
+        l2Bound: 0,
+        perClientVariance: 0,
+        wrapProbability: config.dp.wrapProbability,
+      },
       secagg: {
         enabled: config.secagg.enabled,
         neighbours: config.secagg.neighbours ?? 0,

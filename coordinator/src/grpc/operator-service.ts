@@ -20,6 +20,8 @@ import { OPERATOR_METADATA_KEY } from '../../../shared/src/protocol/constants.js
 import { capabilitiesToProto, layoutToProto, metricsToProto, modelRefToProto } from '../../../shared/src/protocol/mapping.js';
 import type { CoordinatorEvent, EventBus } from '../events.js';
 import { parseFederationConfig } from '../federation/config.js';
+import { localEpsilon } from '../../../shared/src/core/dp/local.js';
+import { dpPlanOf, joinsByClient } from '../privacy/budget.js';
 import { federationConfigFromProto, federationConfigToProto } from '../federation/spec-proto.js';
 import type { OperatorApi } from '../operator-api.js';
 import type { ClientRecord, FederationRecord, ParticipationRecord, RoundRecord } from '../store/types.js';
@@ -104,8 +106,15 @@ export function createOperatorService(deps: OperatorServiceDeps): OperatorServic
     getPrivacyBudget: unaryHandler(logError, (call) => {
       auth(call.metadata);
       const { federation, entries } = api.privacyLedger(call.request.federationId);
-      const privacy = parseFederationConfig(federation.spec).privacy;
+      const config = parseFederationConfig(federation.spec);
+      const privacy = config.privacy;
+      const plan = dpPlanOf(config);
+      const local = plan?.mechanism === 'local';
       return {
+        accounting: local ? 'per-client' : 'federation',
+        clientEpsilons: local
+          ? [...joinsByClient(entries)].sort(([a], [b]) => a.localeCompare(b)).map(([clientId, roundsJoined]) => ({ clientId, roundsJoined, epsilon: localEpsilon(plan.noiseMultiplier, roundsJoined, plan.delta) }))
+          : [],
         federationId: federation.id,
         targetEpsilon: privacy?.targetEpsilon ?? 0,
         targetDelta: privacy?.targetDelta ?? 0,

@@ -9,7 +9,7 @@ import type { FederationConfig } from '../federation/config.js';
 import type { FederationRecord } from '../store/types.js';
 import { isEligible, runRound } from './workflow.js';
 import type { RoundDependencies, RoundResult } from './workflow.js';
-import { dpPlanOf, spendingAfter } from '../privacy/budget.js';
+import { budgetExhaustion, dpPlanOf, spendingAfter } from '../privacy/budget.js';
 
 /** Per-federation things built once: validated config, strategy, selection rng, model input shape. */
 export interface FederationRuntime {
@@ -106,10 +106,10 @@ export class Scheduler {
       // Privacy budget: a round whose spending would exceed it is never started (the ledger is the source of truth).
       const dp = dpPlanOf(runtime.config);
       if (dp !== null) {
-        const next = spendingAfter(store.listPrivacyLedger(federationId), dp, 1);
-        if (next.epsilon > dp.targetEpsilon) {
-          const spent = spendingAfter(store.listPrivacyLedger(federationId), dp, 0).epsilon;
-          const reason = `round ${federation.roundsCommitted + 1} would bring epsilon to ${next.epsilon.toFixed(4)}, over the budget ${dp.targetEpsilon} (delta ${dp.delta}); spent ${spent.toFixed(4)} in ${federation.roundsCommitted} rounds`;
+        const ledger = store.listPrivacyLedger(federationId);
+        const reason = budgetExhaustion(ledger, dp, federation.roundsCommitted, store.listClients().filter((c) => c.status === 'active').map((c) => c.id), runtime.config.selection.minClients);
+        if (reason !== null) {
+          const spent = spendingAfter(ledger, dp, null).epsilon;
           store.setFederationStatus(federationId, 'budget-exhausted', reason, now(), 'coordinator');
           events.emit({ type: 'federation.budget-exhausted', federationId, message: reason, metrics: { epsilon: spent, rounds: federation.roundsCommitted } });
           return;

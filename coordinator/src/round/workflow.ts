@@ -22,8 +22,11 @@ import { secAggReplyWireBytes, secAggRequestWireBytes } from '../../../shared/sr
 import type { SecAggTaskPlan } from '../../../shared/src/protocol/types.js';
 import { createDpFedAvgAccumulator } from '../../../shared/src/core/dp/central.js';
 import { createOsRng } from '../../../shared/src/crypto/os-rng.js';
-import type { DpRoundPlan } from '../privacy/budget.js';
-import { dpPlanOf, spendingAfter } from '../privacy/budget.js';
+import { noisedUnclippedFraction, nextClipNorm, updateNoiseMultiplier } from '../../../shared/src/core/dp/adaptive-clip.js';
+import type { SkellamPlan } from '../../../shared/src/core/dp/skellam.js';
+import { decodeSkellamSum, planSkellam } from '../../../shared/src/core/dp/skellam.js';
+import type { AccountedRound, DpRoundPlan } from '../privacy/budget.js';
+import { MIN_DISTRIBUTED_L2_BOUND, clientsAtBudget, currentClipNorm, dpPlanOf, spendingAfter } from '../privacy/budget.js';
 import type { EventBus } from '../events.js';
 import type { FederationConfig } from '../federation/config.js';
 import type { ModelRepository } from '../models.js';
@@ -95,6 +98,21 @@ interface SecureRound {
   survivors: Record<string, number>;
 }
 
+/** This round's differential privacy, fixed when tasks are sent. */
+interface RoundDp {
+  plan: DpRoundPlan;
+  /** C of this round: the configured sensitivity, or where adaptive clipping has moved it. */
+  clipNorm: number;
+  /** The fixed denominator: expected contributions (qN, or the cohort size). */
+  expected: number;
+  /** z_Δ: the update's noise multiplier (z, less the adaptive-clipping count's share). */
+  updateNoiseMultiplier: number;
+  /** σ_b of the adaptive-clipping count, or null without adaptive clipping. */
+  countNoise: number | null;
+  /** Distributed mode: the round's scale, rounding bound and per-client noise. */
+  skellam: SkellamPlan | null;
+}
+
 interface Participant {
   clientId: string;
   stage: ParticipantStage;
@@ -138,6 +156,7 @@ export function clientPlanOf(config: FederationConfig, roundNumber: number): Cli
     clipNorm: p.clipNorm,
     perLayerClipNorms: [...p.perLayerClipNorms],
     secagg: null,
+    noise: null,
   };
 }
 
@@ -158,7 +177,7 @@ class RoundRun implements ActiveRound {
   private weightsIn!: Float32Array;
   private waiter: { check: () => boolean; resolve: () => void } | null = null;
   private secure: SecureRound | null = null;
-  private dp: DpRoundPlan | null = null;
+  private dp: RoundDp | null = null;
   private taskSentAt = 0;
   private readonly startedAt: number;
 
@@ -219,21 +238,26 @@ class RoundRun implements ActiveRound {
     this.setState('configuring', { selected: cohort, survivors: { selected: cohort.length } });
 
     // configuring: send tasks, wait for every answer or the configure deadline.
-    this.dp = dpPlanOf(config);
+    const plan = clientPlanOf(config, this.record.number);
+    const expected = selection.mode === 'poisson' ? Math.max(1, selection.samplingRate * eligible.length) : selection.cohortSize;
+    const dpPlan = dpPlanOf(config);
+    if (dpPlan !== null) {
+      const ready = this.prepareDp(dpPlan, plan, expected, cohort.length);
+      if (typeof ready === 'string') return this.abort(ready, { selected: cohort.length });
+    }
     this.accumulator =
-      this.dp === null
+      this.dp === null || this.dp.plan.mechanism !== 'central'
         ? this.input.strategy.createAccumulator(this.weightsIn.length)
         : createDpFedAvgAccumulator(this.weightsIn.length, {
             clipNorm: this.dp.clipNorm,
-            noiseMultiplier: this.dp.noiseMultiplier,
+            noiseMultiplier: this.dp.updateNoiseMultiplier,
             // The fixed denominator: the expected cohort, never the realized one.
-            expectedContributions: selection.mode === 'poisson' ? Math.max(1, selection.samplingRate * eligible.length) : selection.cohortSize,
-            rng: this.deps.noiseRng ?? createOsRng(),
+            expectedContributions: expected,
+            rng: this.noiseRng(),
           });
     this.taskSentAt = this.deps.now();
     const trainingDeadline = this.taskSentAt + deadlines.trainingMs;
     const modelRef = this.deps.models.reference(this.modelIn);
-    const plan = clientPlanOf(config, this.record.number);
     if (config.secagg.enabled) {
       try {
         this.secure = this.secureRoundFor(cohort);
@@ -299,6 +323,107 @@ class RoundRun implements ActiveRound {
     return this.aggregateAndCommit(survivors);
   }
 
+  private noiseRngInstance: Rng | null = null;
+
+  /** Noise randomness: the OS CSPRNG, or the injected one (seeded in tests and simulations). */
+  private noiseRng(): Rng {
+    return (this.noiseRngInstance ??= this.deps.noiseRng ?? createOsRng());
+  }
+
+  /**
+   * Fixes this round's DP before tasks go out: the clip norm (adaptive clipping moves it between rounds), the noise
+   * split, and the noise each client adds. Returns an abort reason when the round cannot run as configured.
+   */
+  private prepareDp(plan: DpRoundPlan, clientPlan: ClientTrainingPlan, expected: number, cohortSize: number): string | null {
+    const { config } = this.input;
+    const ledger = this.deps.store.listPrivacyLedger(this.federationId);
+    let clipNorm = plan.clipNorm;
+    let updateZ = plan.noiseMultiplier;
+    let countNoise: number | null = null;
+    let skellam: SkellamPlan | null = null;
+    try {
+      if (plan.adaptiveClipping !== null) {
+        clipNorm = currentClipNorm(ledger, plan);
+        clientPlan.clipNorm = clipNorm;
+        // The paper's σ_b = m/20, but never below z: the count then takes at most a quarter of the round's 1/z².
+        countNoise = plan.adaptiveClipping.countNoise ?? Math.max(expected / 20, plan.noiseMultiplier);
+        updateZ = updateNoiseMultiplier(plan.noiseMultiplier, countNoise);
+      }
+      if (plan.mechanism === 'local') clientPlan.noise = { mode: 'local', noiseMultiplier: plan.noiseMultiplier };
+      if (plan.mechanism === 'distributed') {
+        skellam = planSkellam({
+          clipNorm,
+          dimension: this.weightsIn.length,
+          modulusBits: config.secagg.modulusBits,
+          maxInputs: cohortSize,
+          // Sized so the noise of the others is enough: a client's own share is never counted for its privacy.
+          minSurvivors: Math.max(1, Math.min(config.selection.minClients, cohortSize) - 1),
+          noiseMultiplier: plan.noiseMultiplier,
+          wrapProbability: plan.wrapProbability,
+        });
+        if (skellam.l2Bound < MIN_DISTRIBUTED_L2_BOUND) {
+          throw new CohortError(
+            'CONFIG_INVALID',
+            `a ${config.secagg.modulusBits}-bit modulus leaves a rounding bound of ${skellam.l2Bound.toFixed(0)} integer units for ${cohortSize} inputs, below the ${MIN_DISTRIBUTED_L2_BOUND} the accountant plans with; raise secagg.modulusBits or lower the cohort`,
+          );
+        }
+        clientPlan.noise = { mode: 'distributed', scale: skellam.scale, l2Bound: skellam.l2Bound, perClientVariance: skellam.perClientVariance };
+      }
+    } catch (error) {
+      if (isCohortError(error)) return `differential privacy (${plan.mechanism}) cannot run: ${error.message}`;
+      throw error;
+    }
+    this.dp = { plan, clipNorm, expected, updateNoiseMultiplier: updateZ, countNoise, skellam };
+    return null;
+  }
+
+  /** The ledger entry and metrics of a committed DP round. */
+  private privacyOfCommit(contributors: readonly string[], metrics: Record<string, number>): NonNullable<CommitRoundInput['privacy']> {
+    const dp = this.dp!;
+    const { plan } = dp;
+    const ledger = this.deps.store.listPrivacyLedger(this.federationId);
+    const params: Record<string, number> = {};
+    let noiseMultiplier = plan.noiseMultiplier;
+    let accounted: AccountedRound | null = null;
+    if (plan.mechanism === 'central') {
+      accounted = { mechanism: 'central', samplingRate: plan.samplingRate, noiseMultiplier };
+      if (dp.countNoise !== null) {
+        // Adaptive clipping: the noised fraction of clients that were not clipped moves C for the next round.
+        const unclipped = contributors.filter((id) => this.participants.get(id)?.metrics['clipped'] === 0).length;
+        const fraction = noisedUnclippedFraction(unclipped, contributors.length, dp.expected, dp.countNoise, this.noiseRng());
+        const next = nextClipNorm(dp.clipNorm, fraction, plan.adaptiveClipping!);
+        Object.assign(params, { updateNoiseMultiplier: dp.updateNoiseMultiplier, countNoise: dp.countNoise, noisedQuantile: fraction, nextClipNorm: next });
+        metrics['dp_clip_norm'] = dp.clipNorm;
+        metrics['dp_noised_unclipped_fraction'] = fraction;
+      }
+    } else if (plan.mechanism === 'distributed') {
+      // Only the survivors' noise is in the sum, and a client's own share does not protect it: account the others'.
+      const sk = dp.skellam!;
+      const centralVariance = (contributors.length - 1) * sk.perClientVariance;
+      if (!(centralVariance > 0)) throw new CohortError('INTERNAL', `distributed DP: ${contributors.length} contribution(s) carry no noise from others`);
+      noiseMultiplier = Math.sqrt(centralVariance) / sk.l2Bound;
+      accounted = { mechanism: 'distributed', samplingRate: plan.samplingRate, l2Bound: sk.l2Bound, l1Bound: sk.l1Bound, centralVariance };
+      Object.assign(params, { scale: sk.scale, l2Bound: sk.l2Bound, l1Bound: sk.l1Bound, centralVariance, perClientVariance: sk.perClientVariance });
+    }
+    const spent = spendingAfter(ledger, plan, accounted, contributors);
+    metrics['epsilon'] = spent.epsilon;
+    metrics['dp_noise_multiplier'] = noiseMultiplier;
+    // 0 marks a fixed cohort: the accountant then claims no amplification by sampling (q = 1).
+    metrics['dp_amplified'] = plan.amplified ? 1 : 0;
+    return {
+      mechanism: plan.mechanism,
+      noiseMultiplier,
+      samplingRate: plan.samplingRate,
+      clipNorm: dp.clipNorm,
+      survivors: contributors.length,
+      epsilonAfter: spent.epsilon,
+      delta: plan.delta,
+      rdp: spent.rdp,
+      params,
+      contributors: [...contributors].sort(),
+    };
+  }
+
   private async aggregateAndCommit(survivors: Record<string, number>): Promise<RoundResult> {
     const { store, models, evaluator, events } = this.deps;
     const { federation, config, strategy } = this.input;
@@ -327,24 +452,9 @@ class RoundRun implements ActiveRound {
     const now = this.deps.now();
     metrics['seconds'] = (now - this.startedAt) / 1000;
     const { bytesUp, bytesDown } = this.byteTotals();
-    let privacy: CommitRoundInput['privacy'];
-    if (this.dp !== null) {
-      const spent = spendingAfter(store.listPrivacyLedger(federation.id), this.dp, 1);
-      privacy = {
-        mechanism: this.dp.mechanism,
-        noiseMultiplier: this.dp.noiseMultiplier,
-        samplingRate: this.dp.samplingRate,
-        clipNorm: this.dp.clipNorm,
-        survivors: aggregate.count,
-        epsilonAfter: spent.epsilon,
-        delta: this.dp.delta,
-        rdp: spent.rdp,
-      };
-      metrics['epsilon'] = spent.epsilon;
-      metrics['dp_noise_multiplier'] = this.dp.noiseMultiplier;
-      // 0 marks a fixed cohort: the accountant then claims no amplification by sampling (q = 1).
-      metrics['dp_amplified'] = this.dp.amplified ? 1 : 0;
-    }
+    // Clients whose (noised) contribution is in the aggregate: accepted updates, or the survivors of each bucket sum.
+    const contributors = aggregate.verdicts.filter((v) => v.verdict !== 'rejected').flatMap((v) => v.clientIds);
+    const privacy: CommitRoundInput['privacy'] = this.dp === null ? undefined : this.privacyOfCommit(contributors, metrics);
     const commit = store.commitRound(
       {
         privacy,
@@ -618,6 +728,17 @@ class RoundRun implements ActiveRound {
       if (server.stage !== 'done') continue;
       const { sum, survivorIds } = this.bucketSums.get(server.context.bucket)!;
       reduceModulus(sum, secure.params.modulusBits);
+      const skellam = this.dp?.skellam ?? null;
+      if (skellam !== null) {
+        // Distributed DP: Σ clipped updates + the survivors' Skellam noise, over the fixed denominator (DP-FedAvg).
+        const noisy = decodeSkellamSum(sum, skellam, secure.params.modulusBits);
+        if (noisy.count !== survivorIds.length) {
+          this.deps.log(`round ${this.record.number}: the sum counts ${noisy.count} inputs but ${survivorIds.length} clients survived; left out`);
+          continue;
+        }
+        this.accumulator.add(contributionFromWeightedSum({ id: `bucket-${server.context.bucket}`, clientIds: survivorIds, weightedSum: noisy.sum, totalWeight: this.dp!.expected }));
+        continue;
+      }
       const decoded = dequantizeSum(sum, secure.params);
       const weightedSum = decoded.weightedSum;
       // Σ ω·x with ω = min(n, cap)/cap: scale by cap to get Σ min(n, cap)·x over Σ min(n, cap) examples.
@@ -835,9 +956,12 @@ class RoundRun implements ActiveRound {
   private eligibleClients(): string[] {
     const { store, gateway, hub } = this.deps;
     const { config, inputShape } = this.input;
+    // Local DP: a client whose own ε would pass the budget by joining once more is not selected again.
+    const dp = dpPlanOf(config);
+    const spent = dp?.mechanism === 'local' ? clientsAtBudget(store.listPrivacyLedger(this.federationId), dp) : null;
     return gateway
       .connected()
-      .filter((c) => !hub.isBusy(c.clientId) && isEligible(c, config, inputShape, store.getClient(c.clientId)?.status))
+      .filter((c) => !hub.isBusy(c.clientId) && isEligible(c, config, inputShape, store.getClient(c.clientId)?.status) && spent?.has(c.clientId) !== true)
       .map((c) => c.clientId);
   }
 

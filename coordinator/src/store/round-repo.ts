@@ -96,6 +96,8 @@ function toLedger(row: LedgerRow): PrivacyLedgerRecord {
     epsilonAfter: row.epsilonAfter,
     delta: row.delta,
     rdp: row.rdp,
+    params: row.params,
+    contributors: row.contributors,
     at: row.at,
   };
 }
@@ -151,6 +153,10 @@ function validatePrivacy(privacy: PrivacyLedgerInput): void {
   requireFinite('privacy.epsilonAfter', privacy.epsilonAfter);
   requireFinite('privacy.delta', privacy.delta);
   requireFiniteRecord('privacy.rdp', privacy.rdp);
+  requireFiniteRecord('privacy.params', privacy.params);
+  if (!Array.isArray(privacy.contributors) || privacy.contributors.some((id) => typeof id !== 'string' || id.length === 0 || id.length > 200)) {
+    throw new CohortError('INVALID_ARGUMENT', 'privacy.contributors must be a list of client ids', { field: 'privacy.contributors' });
+  }
   requireFinite('privacy.clipNorm', privacy.clipNorm);
   requireCount('privacy.survivors', privacy.survivors);
   if (!['central', 'distributed', 'local'].includes(privacy.mechanism)) {

@@ -177,6 +177,14 @@ export const privacyLedger = sqliteTable(
     epsilonAfter: real('epsilon_after').notNull(),
     delta: real('delta').notNull(),
     rdp: text('rdp', { mode: 'json' }).$type<Record<string, number>>().notNull(),
+    /**
+     * What the accountant needs beyond q and z to recompute the round, by mechanism: Skellam's l2Bound, l1Bound,
+     * centralVariance (integer units) and scale; adaptive clipping's updateNoiseMultiplier, countNoise,
+     * noisedQuantile and nextClipNorm.
+     */
+    params: text('params', { mode: 'json' }).$type<Record<string, number>>().notNull().default({}),
+    /** Clients whose noised contribution went into the round (local mode accounts each client's rounds). */
+    contributors: text('contributors', { mode: 'json' }).$type<string[]>().notNull().default([]),
     at: integer('at').notNull(),
   },
   (t) => [index('privacy_ledger_federation_round_idx').on(t.federationId, t.roundNumber)],

@@ -187,8 +187,12 @@ export interface PrivacyLedgerInput {
   survivors: number;
   epsilonAfter: number;
   delta: number;
-  /** RDP curve after this round, by order (issue 4). */
+  /** RDP curve after this round, by order (empty in local mode, which accounts per client). */
   rdp: Record<string, number>;
+  /** Mechanism parameters the accountant needs to recompute the round (see the schema). */
+  params: Record<string, number>;
+  /** Clients whose noised contribution went into the round. */
+  contributors: string[];
 }
 
 export interface PrivacyLedgerRecord extends PrivacyLedgerInput {

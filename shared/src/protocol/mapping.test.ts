@@ -48,6 +48,7 @@ const plan: ClientTrainingPlan = {
   clipNorm: 2.5,
   perLayerClipNorms: [0.5, 1.25],
   secagg: null,
+  noise: null,
 };
 
 const caps: AgentCapabilities = {
@@ -148,13 +149,13 @@ describe('training plan mapping', () => {
 
   it('refuses a negative or non-finite clip norm, naming plan.clipping.clip_norm', () => {
     for (const clipNorm of [-1, Number.NaN]) {
-      expectRefused(() => planFromProto({ ...planToProto(plan), clipping: { clipNorm, adaptive: false, targetQuantile: 0, perLayerClipNorms: [] } }), `plan.clipping.clip_norm must be >= 0, got ${clipNorm}`);
+      expectRefused(() => planFromProto({ ...planToProto(plan), clipping: { clipNorm, adaptive: false, targetQuantile: 0, perLayerClipNorms: [], adaptiveLearningRate: 0, countNoise: 0 } }), `plan.clipping.clip_norm must be >= 0, got ${clipNorm}`);
     }
   });
 
   it('carries per-layer clip norms and refuses a non-positive one, naming its index', () => {
     expect(planFromProto(planToProto(plan)).perLayerClipNorms).toEqual([0.5, 1.25]);
-    expectRefused(() => planFromProto({ ...planToProto(plan), clipping: { clipNorm: 1, adaptive: false, targetQuantile: 0, perLayerClipNorms: [0.5, 0] } }), 'plan.clipping.per_layer_clip_norms[1] must be > 0, got 0');
+    expectRefused(() => planFromProto({ ...planToProto(plan), clipping: { clipNorm: 1, adaptive: false, targetQuantile: 0, perLayerClipNorms: [0.5, 0], adaptiveLearningRate: 0, countNoise: 0 } }), 'plan.clipping.per_layer_clip_norms[1] must be > 0, got 0');
   });
 });
 

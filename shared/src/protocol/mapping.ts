@@ -6,11 +6,11 @@
 import { CohortError } from '../core/errors.js';
 import { createLayout } from '../core/tensor/layout.js';
 import type { ModelLayout } from '../core/tensor/layout.js';
-import { ClientOptimizer, DType } from '../gen/fl/v1/common.pb.js';
+import { ClientOptimizer, DType, NoiseMode } from '../gen/fl/v1/common.pb.js';
 import type { ClientCapabilities, ModelLayout as ProtoLayout, TrainingPlan } from '../gen/fl/v1/common.pb.js';
 import { UpdateKind as ProtoUpdateKind } from '../gen/fl/v1/client.pb.js';
 import type { ModelRef } from '../gen/fl/v1/client.pb.js';
-import type { AgentCapabilities, ClientTrainingPlan, ModelReference, SecAggTaskPlan, UpdateKind } from './types.js';
+import type { AgentCapabilities, ClientNoisePlan, ClientTrainingPlan, ModelReference, SecAggTaskPlan, UpdateKind } from './types.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -61,8 +61,8 @@ export function planToProto(plan: ClientTrainingPlan): TrainingPlan {
     maxExamples: plan.maxExamples,
     seed: plan.seed,
     localEvalFraction: plan.localEvalFraction,
-    clipping: { clipNorm: plan.clipNorm, adaptive: false, targetQuantile: 0, perLayerClipNorms: [...plan.perLayerClipNorms] },
-    noise: undefined,
+    clipping: { clipNorm: plan.clipNorm, adaptive: false, targetQuantile: 0, perLayerClipNorms: [...plan.perLayerClipNorms], adaptiveLearningRate: 0, countNoise: 0 },
+    noise: noisePlanToProto(plan.noise),
     secagg:
       plan.secagg === null
         ? undefined
@@ -108,7 +108,35 @@ export function planFromProto(proto: TrainingPlan | undefined): ClientTrainingPl
     clipNorm: nonNegative(proto.clipping?.clipNorm ?? 0, 'clipping.clip_norm'),
     perLayerClipNorms: perLayerNormsFromProto(proto.clipping?.perLayerClipNorms ?? []),
     secagg: secAggPlanFromProto(proto.secagg),
+    noise: noisePlanFromProto(proto.noise, proto.secagg?.enabled === true),
   };
+}
+
+function noisePlanToProto(plan: ClientNoisePlan | null): TrainingPlan['noise'] {
+  if (plan === null) return undefined;
+  const base = { noiseMultiplier: 0, mechanism: '', perClientScale: 0, expectedCohortSize: 0, quantizationScale: 0, l2Bound: 0, perClientVariance: 0, wrapProbability: 0 };
+  if (plan.mode === 'local') return { ...base, mode: NoiseMode.NOISE_MODE_LOCAL, noiseMultiplier: plan.noiseMultiplier };
+  return { ...base, mode: NoiseMode.NOISE_MODE_DISTRIBUTED, mechanism: 'skellam', quantizationScale: plan.scale, l2Bound: plan.l2Bound, perClientVariance: plan.perClientVariance };
+}
+
+/** The noise a client must add; none for central DP (the coordinator adds it) or no DP. */
+function noisePlanFromProto(proto: TrainingPlan['noise'], secure: boolean): ClientNoisePlan | null {
+  if (proto === undefined || proto.mode === NoiseMode.NOISE_MODE_UNSPECIFIED || proto.mode === NoiseMode.NOISE_MODE_NONE || proto.mode === NoiseMode.NOISE_MODE_CENTRAL) return null;
+  const positive = (value: number, field: string): number => {
+    if (!(Number.isFinite(value) && value > 0)) throw new CohortError('INVALID_ARGUMENT', `plan.noise.${field} must be > 0, got ${value}`);
+    return value;
+  };
+  if (proto.mode === NoiseMode.NOISE_MODE_LOCAL) return { mode: 'local', noiseMultiplier: positive(proto.noiseMultiplier, 'noise_multiplier') };
+  if (proto.mode !== NoiseMode.NOISE_MODE_DISTRIBUTED) throw new CohortError('INVALID_ARGUMENT', `plan.noise.mode ${proto.mode} is not supported`);
+  if (proto.mechanism !== 'skellam') throw new CohortError('INVALID_ARGUMENT', `plan.noise.mechanism "${proto.mechanism.slice(0, 40)}" is not supported (skellam)`);
+  if (!secure) throw new CohortError('INVALID_ARGUMENT', 'plan.noise: distributed noise needs plan.secagg (the secure sum carries it)');
+  const scale = positive(proto.quantizationScale, 'quantization_scale');
+  const l2Bound = positive(proto.l2Bound, 'l2_bound');
+  // The Poisson sampler is exact up to a mean of 2^40 (the variance is split between two Poissons).
+  if (l2Bound >= 2 ** 31) throw new CohortError('INVALID_ARGUMENT', `plan.noise.l2_bound must be < 2^31, got ${l2Bound}`);
+  const perClientVariance = positive(proto.perClientVariance, 'per_client_variance');
+  if (perClientVariance > 2 ** 41) throw new CohortError('INVALID_ARGUMENT', `plan.noise.per_client_variance must be <= 2^41, got ${perClientVariance}`);
+  return { mode: 'distributed', scale, l2Bound, perClientVariance };
 }
 
 function perLayerNormsFromProto(norms: readonly number[]): number[] {

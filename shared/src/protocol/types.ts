@@ -37,7 +37,19 @@ export interface ClientTrainingPlan {
   perLayerClipNorms: number[];
   /** Secure aggregation of this round, or null for a plaintext round. */
   secagg: SecAggTaskPlan | null;
+  /** Noise the client itself adds (local or distributed DP), or null when it adds none. */
+  noise: ClientNoisePlan | null;
 }
+
+/**
+ * Noise a client adds before its update leaves the node. local: N(0, (z·C)²) per coordinate of the clipped float
+ * update, C the clip norm (or sqrt(Σ C_l²) per layer). distributed: the clipped update is scaled by `scale`, rounded
+ * to integers with L2 norm at most `l2Bound` (conditional rounding), and symmetric Skellam noise of variance
+ * `perClientVariance` is added per coordinate; the words replace the secure-aggregation quantization.
+ */
+export type ClientNoisePlan =
+  | { mode: 'local'; noiseMultiplier: number }
+  | { mode: 'distributed'; scale: number; l2Bound: number; perClientVariance: number };
 
 /** What a client needs before the secure-aggregation stages start: how to quantize its update. */
 export interface SecAggTaskPlan {

@@ -1,5 +1,5 @@
 /** Public surface of the simulation report: types, pure renderers, the report writer and the progress display. */
-export type { RoundReport, RoundState, SimulationSummary } from './types.js';
+export type { PrivacyReport, RoundReport, RoundState, SimulationSummary } from './types.js';
 export type { AccuracyChartOptions, SimulationSummaryJson, SummaryTableOptions } from './render.js';
 export {
   SUMMARY_SCHEMA_VERSION,
@@ -12,3 +12,5 @@ export {
 export { ReportWriteError, roundFileName, writeReport } from './write.js';
 export type { ProgressDisplay, ProgressDisplayOptions, ProgressState } from './progress.js';
 export { createProgressDisplay, formatRoundLine } from './progress.js';
+export type { SweepChartOptions, SweepJson, SweepRow } from './sweep.js';
+export { SWEEP_SCHEMA_VERSION, renderSweepCsv, renderSweepSvg, renderSweepTable, sortSweepRows, sweepRowOf, sweepRunDirName, sweepToJson, writeSweepReport } from './sweep.js';

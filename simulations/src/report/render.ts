@@ -3,7 +3,7 @@
  * no clock, so every output is reproducible from a summary and testable without a file system.
  */
 import { finiteOrNull, formatDuration, formatLoss, formatMegabytes, formatPercent, oneLine, styled } from './format.js';
-import type { RoundReport, SimulationSummary } from './types.js';
+import type { PrivacyReport, RoundReport, SimulationSummary } from './types.js';
 
 // ───────────────────────────────────────────── CSV ─────────────────────────────────────────────
 
@@ -558,6 +558,7 @@ export function renderSummaryTable(summary: SimulationSummary, options: SummaryT
         (outcome === 'budget-exhausted' ? ' · stopped: the next round would exceed the budget' : ''),
     );
   }
+  if (summary.privacy !== undefined) out.push(...privacyLines(summary.privacy));
   const traffic = trafficStagesOf(summary.rounds);
   if (traffic.length > 0) {
     out.push('secure aggregation, per client and round (mean over rounds; survivors of the stage; dropouts at it):');
@@ -646,6 +647,24 @@ function jsonSafe(value: unknown, ancestors: object[] = []): unknown {
  * bytes, seconds), per-round figures in `rounds`, `reportDir`, and `schemaVersion`. JSON-safe: no NaN, bigint or
  * cycles survive.
  */
+/** How the run's privacy was accounted: amplification claimed or not, and local DP's per-client spread. */
+export function privacyLines(privacy: PrivacyReport): string[] {
+  const lines = [
+    `privacy accounting: ${privacy.mechanism} DP, budget epsilon ${privacy.targetEpsilon} at delta ${privacy.delta}; ` +
+      (privacy.mechanism === 'local'
+        ? 'each client accounted on its own'
+        : privacy.amplified
+          ? 'Poisson-sampled cohort, amplification by sampling applied'
+          : 'fixed-size cohort: not covered by amplification by sampling, accounted with q = 1'),
+  ];
+  const eps = privacy.clientEpsilons.map((c) => c.epsilon).sort((a, b) => a - b);
+  if (eps.length > 0) {
+    const median = eps.length % 2 === 1 ? eps[(eps.length - 1) / 2]! : (eps[eps.length / 2 - 1]! + eps[eps.length / 2]!) / 2;
+    lines.push(`per-client epsilon (local DP, over the rounds each joined): min ${eps[0]!.toFixed(3)}, median ${median.toFixed(3)}, max ${eps.at(-1)!.toFixed(3)} over ${eps.length} clients`);
+  }
+  return lines;
+}
+
 export function summaryToJson(summary: SimulationSummary): SimulationSummaryJson {
   return {
     schemaVersion: SUMMARY_SCHEMA_VERSION,
@@ -669,5 +688,6 @@ export function summaryToJson(summary: SimulationSummary): SimulationSummaryJson
     finishedAt: summary.finishedAt,
     rounds: summary.rounds.map(roundToJson),
     config: jsonSafe(summary.config) as Record<string, unknown>,
+    ...(summary.privacy === undefined ? {} : { privacy: { ...summary.privacy, clientEpsilons: summary.privacy.clientEpsilons.map((c) => ({ ...c })) } }),
   };
 }

@@ -93,8 +93,24 @@ export interface SimulationSummary {
   totalBytesDown: number;
   /** The effective simulation configuration, JSON-compatible. */
   config: Record<string, unknown>;
+  /**
+   * Differential privacy as accounted: the mechanism, whether amplification by Poisson sampling was claimed (a fixed
+   * cohort is accounted with q = 1), and for local DP each client's own ε over the rounds it joined. Absent without DP.
+   */
+  privacy?: PrivacyReport;
   /** Start of the run, ISO 8601. */
   startedAt: string;
   /** End of the run, ISO 8601. */
   finishedAt: string;
+}
+
+/** Privacy accounting of a DP run. */
+export interface PrivacyReport {
+  mechanism: string;
+  targetEpsilon: number;
+  delta: number;
+  /** True when the cohort was Poisson-sampled and the accountant used its amplification. */
+  amplified: boolean;
+  /** Local DP: per client, rounds joined and ε over them; empty for central and distributed DP. */
+  clientEpsilons: { clientId: string; roundsJoined: number; epsilon: number }[];
 }

@@ -170,16 +170,24 @@ export function noiseMultiplierFor(input: { targetEpsilon: number; samplingRate:
   if (!(Number.isFinite(targetEpsilon) && targetEpsilon > 0)) throw new CohortError('INVALID_ARGUMENT', `target epsilon must be > 0, got ${targetEpsilon}`);
   requireRate(samplingRate);
   const eps = (z: number): number => epsilonOf({ samplingRate, noiseMultiplier: z, steps, delta, orders: input.orders }).epsilon;
+  return smallestNoiseMultiplier(eps, targetEpsilon, `epsilon ${targetEpsilon} at delta ${delta} in ${steps} steps of rate ${samplingRate}`);
+}
+
+/**
+ * The smallest z with epsilonAt(z) <= targetEpsilon, by bisection to 1e-10 relative; epsilonAt must fall as z
+ * grows. `what` completes "no noise multiplier up to 1e6 reaches ...".
+ */
+export function smallestNoiseMultiplier(epsilonAt: (z: number) => number, targetEpsilon: number, what: string): number {
   let hi = 1;
-  while (eps(hi) > targetEpsilon) {
+  while (epsilonAt(hi) > targetEpsilon) {
     hi *= 2;
-    if (hi > 1e6) throw new CohortError('INVALID_ARGUMENT', `no noise multiplier up to 1e6 reaches epsilon ${targetEpsilon} at delta ${delta} in ${steps} steps of rate ${samplingRate}`);
+    if (hi > 1e6) throw new CohortError('INVALID_ARGUMENT', `no noise multiplier up to 1e6 reaches ${what}`);
   }
   let lo = hi / 2;
-  if (eps(lo) <= targetEpsilon) lo = 0;
+  if (epsilonAt(lo) <= targetEpsilon) lo = 0;
   for (let i = 0; i < 200 && hi - lo > 1e-10 * hi; i++) {
     const mid = (lo + hi) / 2;
-    if (eps(mid) > targetEpsilon) lo = mid;
+    if (epsilonAt(mid) > targetEpsilon) lo = mid;
     else hi = mid;
   }
   return hi;

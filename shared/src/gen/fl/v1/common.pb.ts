@@ -205,6 +205,12 @@ export interface ClippingPlan {
   targetQuantile: number;
   /** Per-layer clipping: one L2 norm per tensor of the layout, in order; empty = flat clipping by clip_norm. */
   perLayerClipNorms: number[];
+  /**
+   * Adaptive clipping: geometric step of the clip-norm update, and the noise on the count of unclipped clients
+   * (0 = the expected cohort / 20).
+   */
+  adaptiveLearningRate: number;
+  countNoise: number;
 }
 
 export interface NoisePlan {
@@ -216,6 +222,15 @@ export interface NoisePlan {
   perClientScale: number;
   /** Expected cohort size used as the fixed denominator (DP-FedAvg). */
   expectedCohortSize: number;
+  /**
+   * Distributed (Skellam) mode, set per round by the coordinator: the quantization scale s (integer units per model
+   * unit), the L2 bound conditional rounding enforces on the scaled update, and the variance of the Skellam noise
+   * each client adds per coordinate. In a federation spec: the allowed chance of a modular wrap-around.
+   */
+  quantizationScale: number;
+  l2Bound: number;
+  perClientVariance: number;
+  wrapProbability: number;
 }
 
 /** Fixed-point quantization into Z_{2^modulus_bits} for secure aggregation. */
@@ -1003,7 +1018,14 @@ export const ClientCapabilities: MessageFns<ClientCapabilities> = {
 };
 
 function createBaseClippingPlan(): ClippingPlan {
-  return { clipNorm: 0, adaptive: false, targetQuantile: 0, perLayerClipNorms: [] };
+  return {
+    clipNorm: 0,
+    adaptive: false,
+    targetQuantile: 0,
+    perLayerClipNorms: [],
+    adaptiveLearningRate: 0,
+    countNoise: 0,
+  };
 }
 
 export const ClippingPlan: MessageFns<ClippingPlan> = {
@@ -1023,6 +1045,12 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
         writer.double(v);
       }
       writer.join();
+    }
+    if (message.adaptiveLearningRate !== 0) {
+      writer.uint32(41).double(message.adaptiveLearningRate);
+    }
+    if (message.countNoise !== 0) {
+      writer.uint32(49).double(message.countNoise);
     }
     return writer;
   },
@@ -1082,6 +1110,22 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
 
             break;
           }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.adaptiveLearningRate = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.countNoise = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1112,6 +1156,16 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
         : globalThis.Array.isArray(object?.per_layer_clip_norms)
         ? object.per_layer_clip_norms.map((e: any) => globalThis.Number(e))
         : [],
+      adaptiveLearningRate: isSet(object.adaptiveLearningRate)
+        ? globalThis.Number(object.adaptiveLearningRate)
+        : isSet(object.adaptive_learning_rate)
+        ? globalThis.Number(object.adaptive_learning_rate)
+        : 0,
+      countNoise: isSet(object.countNoise)
+        ? globalThis.Number(object.countNoise)
+        : isSet(object.count_noise)
+        ? globalThis.Number(object.count_noise)
+        : 0,
     };
   },
 
@@ -1129,6 +1183,12 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
     if (message.perLayerClipNorms?.length) {
       obj.perLayerClipNorms = message.perLayerClipNorms.map((e) => floatToJson(e));
     }
+    if (message.adaptiveLearningRate !== 0) {
+      obj.adaptiveLearningRate = floatToJson(message.adaptiveLearningRate);
+    }
+    if (message.countNoise !== 0) {
+      obj.countNoise = floatToJson(message.countNoise);
+    }
     return obj;
   },
 
@@ -1141,12 +1201,24 @@ export const ClippingPlan: MessageFns<ClippingPlan> = {
     message.adaptive = object.adaptive ?? false;
     message.targetQuantile = object.targetQuantile ?? 0;
     message.perLayerClipNorms = object.perLayerClipNorms?.map((e) => e) || [];
+    message.adaptiveLearningRate = object.adaptiveLearningRate ?? 0;
+    message.countNoise = object.countNoise ?? 0;
     return message;
   },
 };
 
 function createBaseNoisePlan(): NoisePlan {
-  return { mode: 0, noiseMultiplier: 0, mechanism: "", perClientScale: 0, expectedCohortSize: 0 };
+  return {
+    mode: 0,
+    noiseMultiplier: 0,
+    mechanism: "",
+    perClientScale: 0,
+    expectedCohortSize: 0,
+    quantizationScale: 0,
+    l2Bound: 0,
+    perClientVariance: 0,
+    wrapProbability: 0,
+  };
 }
 
 export const NoisePlan: MessageFns<NoisePlan> = {
@@ -1165,6 +1237,18 @@ export const NoisePlan: MessageFns<NoisePlan> = {
     }
     if (message.expectedCohortSize !== 0) {
       writer.uint32(41).double(message.expectedCohortSize);
+    }
+    if (message.quantizationScale !== 0) {
+      writer.uint32(49).double(message.quantizationScale);
+    }
+    if (message.l2Bound !== 0) {
+      writer.uint32(57).double(message.l2Bound);
+    }
+    if (message.perClientVariance !== 0) {
+      writer.uint32(65).double(message.perClientVariance);
+    }
+    if (message.wrapProbability !== 0) {
+      writer.uint32(73).double(message.wrapProbability);
     }
     return writer;
   },
@@ -1222,6 +1306,38 @@ export const NoisePlan: MessageFns<NoisePlan> = {
             message.expectedCohortSize = reader.double();
             continue;
           }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.quantizationScale = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.l2Bound = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.perClientVariance = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.wrapProbability = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1253,6 +1369,26 @@ export const NoisePlan: MessageFns<NoisePlan> = {
         : isSet(object.expected_cohort_size)
         ? globalThis.Number(object.expected_cohort_size)
         : 0,
+      quantizationScale: isSet(object.quantizationScale)
+        ? globalThis.Number(object.quantizationScale)
+        : isSet(object.quantization_scale)
+        ? globalThis.Number(object.quantization_scale)
+        : 0,
+      l2Bound: isSet(object.l2Bound)
+        ? globalThis.Number(object.l2Bound)
+        : isSet(object.l2_bound)
+        ? globalThis.Number(object.l2_bound)
+        : 0,
+      perClientVariance: isSet(object.perClientVariance)
+        ? globalThis.Number(object.perClientVariance)
+        : isSet(object.per_client_variance)
+        ? globalThis.Number(object.per_client_variance)
+        : 0,
+      wrapProbability: isSet(object.wrapProbability)
+        ? globalThis.Number(object.wrapProbability)
+        : isSet(object.wrap_probability)
+        ? globalThis.Number(object.wrap_probability)
+        : 0,
     };
   },
 
@@ -1273,6 +1409,18 @@ export const NoisePlan: MessageFns<NoisePlan> = {
     if (message.expectedCohortSize !== 0) {
       obj.expectedCohortSize = floatToJson(message.expectedCohortSize);
     }
+    if (message.quantizationScale !== 0) {
+      obj.quantizationScale = floatToJson(message.quantizationScale);
+    }
+    if (message.l2Bound !== 0) {
+      obj.l2Bound = floatToJson(message.l2Bound);
+    }
+    if (message.perClientVariance !== 0) {
+      obj.perClientVariance = floatToJson(message.perClientVariance);
+    }
+    if (message.wrapProbability !== 0) {
+      obj.wrapProbability = floatToJson(message.wrapProbability);
+    }
     return obj;
   },
 
@@ -1286,6 +1434,10 @@ export const NoisePlan: MessageFns<NoisePlan> = {
     message.mechanism = object.mechanism ?? "";
     message.perClientScale = object.perClientScale ?? 0;
     message.expectedCohortSize = object.expectedCohortSize ?? 0;
+    message.quantizationScale = object.quantizationScale ?? 0;
+    message.l2Bound = object.l2Bound ?? 0;
+    message.perClientVariance = object.perClientVariance ?? 0;
+    message.wrapProbability = object.wrapProbability ?? 0;
     return message;
   },
 };

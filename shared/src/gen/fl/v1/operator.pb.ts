@@ -412,6 +412,16 @@ export interface PrivacyBudget {
   targetDelta: number;
   spentEpsilon: number;
   entries: PrivacyLedgerEntry[];
+  /** Local DP: each client's own epsilon over the rounds its noised update went into (spent_epsilon is the largest). */
+  clientEpsilons: ClientEpsilon[];
+  /** How the budget is accounted: "federation" (central, distributed) or "per-client" (local). */
+  accounting: string;
+}
+
+export interface ClientEpsilon {
+  clientId: string;
+  roundsJoined: number;
+  epsilon: number;
 }
 
 export interface CreateEnrollmentTokenRequest {
@@ -3979,7 +3989,15 @@ export const PrivacyLedgerEntry: MessageFns<PrivacyLedgerEntry> = {
 };
 
 function createBasePrivacyBudget(): PrivacyBudget {
-  return { federationId: "", targetEpsilon: 0, targetDelta: 0, spentEpsilon: 0, entries: [] };
+  return {
+    federationId: "",
+    targetEpsilon: 0,
+    targetDelta: 0,
+    spentEpsilon: 0,
+    entries: [],
+    clientEpsilons: [],
+    accounting: "",
+  };
 }
 
 export const PrivacyBudget: MessageFns<PrivacyBudget> = {
@@ -3998,6 +4016,12 @@ export const PrivacyBudget: MessageFns<PrivacyBudget> = {
     }
     for (const v of message.entries) {
       PrivacyLedgerEntry.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.clientEpsilons) {
+      ClientEpsilon.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.accounting !== "") {
+      writer.uint32(58).string(message.accounting);
     }
     return writer;
   },
@@ -4055,6 +4079,22 @@ export const PrivacyBudget: MessageFns<PrivacyBudget> = {
             message.entries.push(PrivacyLedgerEntry.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.clientEpsilons.push(ClientEpsilon.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.accounting = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4092,6 +4132,12 @@ export const PrivacyBudget: MessageFns<PrivacyBudget> = {
       entries: globalThis.Array.isArray(object?.entries)
         ? object.entries.map((e: any) => PrivacyLedgerEntry.fromJSON(e))
         : [],
+      clientEpsilons: globalThis.Array.isArray(object?.clientEpsilons)
+        ? object.clientEpsilons.map((e: any) => ClientEpsilon.fromJSON(e))
+        : globalThis.Array.isArray(object?.client_epsilons)
+        ? object.client_epsilons.map((e: any) => ClientEpsilon.fromJSON(e))
+        : [],
+      accounting: isSet(object.accounting) ? globalThis.String(object.accounting) : "",
     };
   },
 
@@ -4112,6 +4158,12 @@ export const PrivacyBudget: MessageFns<PrivacyBudget> = {
     if (message.entries?.length) {
       obj.entries = message.entries.map((e) => PrivacyLedgerEntry.toJSON(e));
     }
+    if (message.clientEpsilons?.length) {
+      obj.clientEpsilons = message.clientEpsilons.map((e) => ClientEpsilon.toJSON(e));
+    }
+    if (message.accounting !== "") {
+      obj.accounting = message.accounting;
+    }
     return obj;
   },
 
@@ -4125,6 +4177,117 @@ export const PrivacyBudget: MessageFns<PrivacyBudget> = {
     message.targetDelta = object.targetDelta ?? 0;
     message.spentEpsilon = object.spentEpsilon ?? 0;
     message.entries = object.entries?.map((e) => PrivacyLedgerEntry.fromPartial(e)) || [];
+    message.clientEpsilons = object.clientEpsilons?.map((e) => ClientEpsilon.fromPartial(e)) || [];
+    message.accounting = object.accounting ?? "";
+    return message;
+  },
+};
+
+function createBaseClientEpsilon(): ClientEpsilon {
+  return { clientId: "", roundsJoined: 0, epsilon: 0 };
+}
+
+export const ClientEpsilon: MessageFns<ClientEpsilon> = {
+  encode(message: ClientEpsilon, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    if (message.roundsJoined !== 0) {
+      writer.uint32(16).uint32(message.roundsJoined);
+    }
+    if (message.epsilon !== 0) {
+      writer.uint32(25).double(message.epsilon);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientEpsilon {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientEpsilon();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.roundsJoined = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.epsilon = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientEpsilon {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      roundsJoined: isSet(object.roundsJoined)
+        ? globalThis.Number(object.roundsJoined)
+        : isSet(object.rounds_joined)
+        ? globalThis.Number(object.rounds_joined)
+        : 0,
+      epsilon: isSet(object.epsilon) ? globalThis.Number(object.epsilon) : 0,
+    };
+  },
+
+  toJSON(message: ClientEpsilon): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.roundsJoined !== 0) {
+      obj.roundsJoined = Math.round(message.roundsJoined);
+    }
+    if (message.epsilon !== 0) {
+      obj.epsilon = floatToJson(message.epsilon);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClientEpsilon>, I>>(base?: I): ClientEpsilon {
+    return ClientEpsilon.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClientEpsilon>, I>>(object: I): ClientEpsilon {
+    const message = createBaseClientEpsilon();
+    message.clientId = object.clientId ?? "";
+    message.roundsJoined = object.roundsJoined ?? 0;
+    message.epsilon = object.epsilon ?? 0;
     return message;
   },
 };
