@@ -3,6 +3,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientOptimizer } from '../../shared/src/gen/fl/v1/common.pb.js';
+import { NoiseMode } from '../../shared/src/gen/fl/v1/common.pb.js';
 import type { ModelChunk } from '../../shared/src/gen/fl/v1/client.pb.js';
 import type { Federation, FederationSpec } from '../../shared/src/gen/fl/v1/operator.pb.js';
 import {
@@ -159,6 +160,22 @@ describe('OperatorService contract', () => {
       await expectInvalid((s) => (s.name = 'bad name!'), 'name: letters, digits');
       await expectInvalid((s) => (s.privacy = { targetEpsilon: 1, targetDelta: 2 }), 'privacy.targetDelta');
       await expectInvalid((s) => (s.serverOptimizer!.learningRate = -1), 'serverOptimizer.learningRate');
+    });
+
+    it('refuses differential-privacy settings that cannot hold, naming the field', async () => {
+      const noise = { noiseMultiplier: 1, mechanism: '', perClientScale: 0, expectedCohortSize: 0, quantizationScale: 0, l2Bound: 0, perClientVariance: 0, wrapProbability: 0 };
+      const withDp = (s: FederationSpec, mode: NoiseMode, mechanism = ''): void => {
+        s.plan!.clipping = { clipNorm: 1, adaptive: false, targetQuantile: 0, perLayerClipNorms: [], adaptiveLearningRate: 0, countNoise: 0 };
+        s.plan!.noise = { ...noise, mode, mechanism };
+        s.privacy = { targetEpsilon: 8, targetDelta: 1e-5 };
+      };
+      await expectInvalid((s) => withDp(s, NoiseMode.NOISE_MODE_DISTRIBUTED), 'dp.mode: distributed noise needs secagg.enabled');
+      await expectInvalid((s) => withDp(s, NoiseMode.NOISE_MODE_DISTRIBUTED, 'laplace'), 'plan.noise.mechanism "laplace" is not supported (skellam)');
+      await expectInvalid((s) => {
+        withDp(s, NoiseMode.NOISE_MODE_LOCAL);
+        s.plan!.clipping!.adaptive = true;
+        s.plan!.clipping!.targetQuantile = 0.5;
+      }, 'dp.adaptiveClipping: needs dp.mode central');
     });
 
     it('refuses a duplicate name with ALREADY_EXISTS', async () => {

@@ -55,7 +55,27 @@ describe('database upgrade', () => {
       // References to the rebuilt table are still enforced.
       expect(() => sqlite.prepare(`INSERT INTO rounds (id, federation_id, number, state, started_at, selected, survivors, model_in_version, metrics, config) VALUES ('r2', 'nope', 1, 'committed', 1, '[]', '{}', 0, '{}', '{}')`).run()).toThrow(/FOREIGN KEY constraint failed/);
       const ledger = (sqlite.prepare(`SELECT name FROM pragma_table_info('privacy_ledger')`).all() as { name: string }[]).map((c) => c.name);
-      expect(ledger).toEqual(expect.arrayContaining(['mechanism', 'clip_norm', 'survivors']));
+      expect(ledger).toEqual(expect.arrayContaining(['mechanism', 'clip_norm', 'survivors', 'params', 'contributors']));
+    } finally {
+      sqlite.close();
+    }
+  });
+
+  it('0002 → current: ledger entries of central rounds keep their figures and read back with empty mechanism parameters', () => {
+    const file = databaseAt(3);
+    const old = new Database(file);
+    old.prepare(`INSERT INTO federations (id, name, status, spec, topology_json, layout, rounds_target, created_at, updated_at) VALUES ('f1', 'fed', 'running', '{}', '{}', '{"tensors":[],"totalElements":0}', 3, 1, 1)`).run();
+    old.prepare(`INSERT INTO rounds (id, federation_id, number, state, started_at, selected, survivors, model_in_version, metrics, config) VALUES ('r1', 'f1', 1, 'committed', 1, '[]', '{}', 0, '{}', '{}')`).run();
+    old.prepare(
+      `INSERT INTO privacy_ledger (round_id, federation_id, round_number, mechanism, noise_multiplier, sampling_rate, clip_norm, survivors, epsilon_after, delta, rdp, at) VALUES ('r1', 'f1', 1, 'central', 1.5, 1, 1, 4, 2.985, 0.00001, '{"2":0.44}', 5)`,
+    ).run();
+    old.close();
+
+    const { sqlite } = openDatabase(file);
+    try {
+      expect(sqlite.prepare('SELECT mechanism, noise_multiplier, epsilon_after, rdp, params, contributors FROM privacy_ledger').all()).toEqual([
+        { mechanism: 'central', noise_multiplier: 1.5, epsilon_after: 2.985, rdp: '{"2":0.44}', params: '{}', contributors: '[]' },
+      ]);
     } finally {
       sqlite.close();
     }

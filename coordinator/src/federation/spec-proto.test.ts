@@ -50,6 +50,19 @@ describe('federation config <-> FederationSpec', () => {
     expect(federationConfigFromProto(overTheWire(federationConfigToProto(defaults))).config).toEqual(defaults);
   });
 
+  it('round-trips each DP mode with its settings', () => {
+    const base = { name: 'p', model: { builtin: 'fmnist-mlp' }, plan: { clipNorm: 1 }, privacy: { targetEpsilon: 4, targetDelta: 1e-6 }, selection: { cohortSize: 10, minClients: 8 } };
+    for (const extra of [
+      { dp: { mode: 'central', noiseMultiplier: 1.2, adaptiveClipping: { targetQuantile: 0.6, learningRate: 0.3, countNoise: 2 } } },
+      { dp: { mode: 'central', adaptiveClipping: { targetQuantile: 0.5, learningRate: 0.2 } } },
+      { dp: { mode: 'distributed', noiseMultiplier: 0.9, wrapProbability: 1e-12 }, secagg: { enabled: true } },
+      { dp: { mode: 'local' } },
+    ] as const) {
+      const config = parseFederationConfig({ ...base, ...extra });
+      expect(federationConfigFromProto(overTheWire(federationConfigToProto(config))).config, extra.dp.mode).toEqual(config);
+    }
+  });
+
   it('round-trips each server optimizer with its options', () => {
     for (const serverOptimizer of [
       { kind: 'fedavg', learningRate: 0.5 },
