@@ -190,7 +190,14 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const dpOnly = ['dp-epsilon', 'dp-delta', 'dp-noise'].find((f) => stringFlag(args, f) !== undefined);
   if (options.dp === 'distributed' && stringFlag(args, 'min-clients') === undefined) {
     // Clients size their noise share for minClients − 1 others: the closer it is to the survivors, the less excess noise.
-    const cohort = options.cohortSize > 0 ? Math.min(options.cohortSize, options.clients) : options.clients;
+    // Poisson sampling: two standard deviations below the expected sample, so few rounds fall short of it.
+    const q = options.samplingRate;
+    const cohort =
+      q !== undefined
+        ? q * options.clients - 2 * Math.sqrt(options.clients * q * (1 - q))
+        : options.cohortSize > 0
+          ? Math.min(options.cohortSize, options.clients)
+          : options.clients;
     options.minClients = Math.max(2, Math.floor(cohort * (1 - options.dropout)));
   }
   if (dpOnly !== undefined && options.dp === 'off') throw new CohortError('CONFIG_INVALID', `--${dpOnly} needs --dp central, distributed or local`);

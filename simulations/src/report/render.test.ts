@@ -9,6 +9,7 @@ import {
   summaryToJson,
 } from './render.js';
 import type { RoundReport, SimulationSummary } from './types.js';
+import { expectWellFormedSvg, parseCsv } from '../../../test/helpers/report.js';
 
 function round(n: number, overrides: Partial<RoundReport> = {}): RoundReport {
   return {
@@ -57,51 +58,6 @@ function summary(rounds: RoundReport[], overrides: Partial<SimulationSummary> = 
     finishedAt: '2025-01-01T00:01:15.500Z',
     ...overrides,
   };
-}
-
-/** Minimal CSV parser (RFC 4180) so the tests check what a real reader would see, not string fragments. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  return rows;
-}
-
-/** Checks that every element opened is closed in order (a parse check without an XML library). */
-function expectBalancedTags(svg: string): void {
-  const stack: string[] = [];
-  const tag = /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"]*")*)\s*(\/?)>/g;
-  const stripped = svg.replace(tag, (_m, close: string, name: string, _attrs: string, self: string) => {
-    if (self) return '';
-    if (close) expect(stack.pop(), `closing </${name}>`).toBe(name);
-    else stack.push(name);
-    return '';
-  });
-  expect(stack).toEqual([]);
-  // Anything left that looks like markup is a malformed tag or an unescaped `<`.
-  expect(stripped).not.toMatch(/[<>]/);
-  // Every `&` left is an entity.
-  expect(stripped.replace(/&(amp|lt|gt|quot|#39);/g, '')).not.toContain('&');
 }
 
 describe('renderRoundsCsv', () => {
@@ -182,8 +138,7 @@ describe('renderAccuracyChartSvg', () => {
       round(5),
     ];
     const svg = renderAccuracyChartSvg(rounds);
-    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*viewBox="0 0 \d+ \d+"[^>]*>[\s\S]*<\/svg>\n$/);
-    expectBalancedTags(svg);
+    expectWellFormedSvg(svg);
     expect(countPoints(svg, 'accuracy')).toBe(4);
     expect(countPoints(svg, 'loss')).toBe(4);
     expect(svg).toContain('Accuracy (%)');
@@ -211,7 +166,7 @@ describe('renderAccuracyChartSvg', () => {
       title: 'A <b>bold</b> & "quoted" run',
       subtitle: "it's <fine>",
     });
-    expectBalancedTags(svg);
+    expectWellFormedSvg(svg);
     expect(svg).toContain('A &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; run');
     expect(svg).toContain('it&#39;s &lt;fine&gt;');
     expect(svg).toContain('x&lt;y &amp; &quot;z&quot;');
@@ -225,7 +180,7 @@ describe('renderAccuracyChartSvg', () => {
 
   it('draws a single round', () => {
     const svg = renderAccuracyChartSvg([round(1)]);
-    expectBalancedTags(svg);
+    expectWellFormedSvg(svg);
     expect(countPoints(svg, 'accuracy')).toBe(1);
     expect(svg).not.toContain('NaN');
     expect(svg).not.toContain('Infinity');
@@ -234,7 +189,7 @@ describe('renderAccuracyChartSvg', () => {
   it('draws axes and a message when there is no accuracy at all or no rounds', () => {
     for (const rounds of [[round(1, { accuracy: null, loss: null }), round(2, { accuracy: null, loss: null })], []]) {
       const svg = renderAccuracyChartSvg(rounds);
-      expectBalancedTags(svg);
+      expectWellFormedSvg(svg);
       expect(countPoints(svg, 'accuracy')).toBe(0);
       expect(svg).toMatch(/No (accuracy|rounds) recorded/);
       expect(svg).not.toContain('NaN');
@@ -246,7 +201,7 @@ describe('renderAccuracyChartSvg', () => {
       round(i + 1, i % 37 === 36 ? { state: 'aborted', accuracy: null } : { accuracy: 0.1 + (0.8 * i) / 150, loss: 2 - i / 100 }),
     );
     const svg = renderAccuracyChartSvg(rounds);
-    expectBalancedTags(svg);
+    expectWellFormedSvg(svg);
     expect(countPoints(svg, 'accuracy')).toBe(rounds.filter((r) => r.state === 'committed').length);
     const xLabels = [...(/<g class="x-axis">([\s\S]*?)<\/g>/.exec(svg)?.[1] ?? '').matchAll(/>(\d+)<\/text>/g)].map((m) => Number(m[1]));
     expect(xLabels.length).toBeGreaterThan(3);
@@ -258,7 +213,7 @@ describe('renderAccuracyChartSvg', () => {
     const svg = renderAccuracyChartSvg([round(1, { loss: Number.NaN }), round(2, { accuracy: Number.POSITIVE_INFINITY })], {
       showLoss: false,
     });
-    expectBalancedTags(svg);
+    expectWellFormedSvg(svg);
     expect(svg).not.toContain('NaN');
     expect(svg).not.toContain('>Loss<');
     expect(countPoints(svg, 'accuracy')).toBe(1);

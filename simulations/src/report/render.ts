@@ -3,7 +3,11 @@
  * no clock, so every output is reproducible from a summary and testable without a file system.
  */
 import { finiteOrNull, formatDuration, formatLoss, formatMegabytes, formatPercent, oneLine, styled } from './format.js';
+import { COLORS, axisFrame, centredMessage, chartHeading, escapeXml, gridLine, legendRow, lineSwatch, px, shortNumber, xTick } from './svg.js';
+import type { LegendItem, PlotArea } from './svg.js';
 import type { PrivacyReport, RoundReport, SimulationSummary } from './types.js';
+
+export { escapeXml } from './svg.js';
 
 // ───────────────────────────────────────────── CSV ─────────────────────────────────────────────
 
@@ -45,7 +49,8 @@ export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-function csvNumber(value: number | null): string {
+/** A number as a CSV field: empty for null, otherwise unformatted. */
+export function csvNumber(value: number | null): string {
   // Unformatted on purpose: the CSV is for analysis tools, which want full precision. NaN/Infinity are kept as
   // text (a diverged loss is information); pandas and R both parse them.
   return value === null ? '' : String(value);
@@ -124,51 +129,12 @@ export interface AccuracyChartOptions {
   showLoss?: boolean;
 }
 
-/**
- * Text and attribute values escaped for XML (`& < > " '`). Characters XML 1.0 forbids outright (C0 controls other
- * than tab/LF/CR, lone surrogates, U+FFFE/U+FFFF) are dropped: an abort reason carrying one must not make the
- * whole chart unparsable.
- */
-export function escapeXml(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex -- these control characters are what XML forbids.
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '')
-    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
-
-/** A coordinate with at most two decimals: sub-pixel precision beyond that only bloats the file. */
-function px(n: number): string {
-  return String(Math.round(n * 100) / 100);
-}
-
 /** A "nice" step (1, 2, 2.5 or 5 times a power of ten) at least `raw`, for axis ticks. */
 function niceStep(raw: number): number {
   if (!(raw > 0) || !Number.isFinite(raw)) return 1;
   const power = 10 ** Math.floor(Math.log10(raw));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * power >= raw * (1 - 1e-9)) return m * power;
   return 10 * power;
-}
-
-/** A tick label without float noise (0.30000000000000004 → 0.3). */
-function tickLabel(n: number): string {
-  return String(Number(n.toPrecision(6)));
-}
-
-const COLORS = {
-  text: '#111827',
-  muted: '#6b7280',
-  axis: '#9ca3af',
-  grid: '#e5e7eb',
-  accuracy: '#2563eb',
-  loss: '#ea580c',
-  aborted: '#dc2626',
-} as const;
-
-const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
-
-/** Rough text width at a font size, to lay out the legend without a font engine (slightly generous). */
-function textWidth(text: string, fontSize: number): number {
-  return text.length * fontSize * 0.58;
 }
 
 /**
@@ -198,6 +164,7 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
   const plotH = height - margin.top - margin.bottom;
   const plotBottom = margin.top + plotH;
   const plotRight = margin.left + plotW;
+  const area: PlotArea = { left: margin.left, top: margin.top, width: plotW, height: plotH };
 
   // Half a round of padding either side, so edge points and aborted bands are not cut by the frame.
   const firstRound = sorted[0]?.round ?? 1;
@@ -217,35 +184,16 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
   const pointR = Math.min(3.5, Math.max(1.25, roundPx * 0.35));
   const strokeW = sorted.length > 100 ? 1.5 : 2;
 
-  const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-      `role="img" aria-label="${escapeXml(title)}" font-family="${escapeXml(FONT)}">`,
-  );
-  out.push(`<title>${escapeXml(title)}</title>`);
-  // Opaque background: the file is also viewed in dark-themed viewers, where transparent text would vanish.
-  out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(
-    `<text x="${margin.left}" y="26" font-size="16" font-weight="600" fill="${COLORS.text}">${escapeXml(title)}</text>`,
-  );
-  if (subtitle) {
-    out.push(`<text x="${margin.left}" y="45" font-size="12" fill="${COLORS.muted}">${escapeXml(subtitle)}</text>`);
-  }
+  const out: string[] = chartHeading(width, height, title, subtitle, margin.left);
 
   // Gridlines and left (accuracy) axis ticks.
   out.push('<g class="grid">');
   for (let i = 0; i <= gridSteps; i++) {
     const pct = (100 / gridSteps) * i;
-    const y = px(yAcc(pct));
-    out.push(
-      `<line x1="${px(margin.left)}" y1="${y}" x2="${px(plotRight)}" y2="${y}" stroke="${COLORS.grid}" stroke-width="1"/>`,
-    );
-    out.push(
-      `<text x="${px(margin.left - 8)}" y="${y}" dy="0.32em" text-anchor="end" font-size="11" fill="${COLORS.muted}">${tickLabel(pct)}</text>`,
-    );
+    out.push(...gridLine(area, yAcc(pct), shortNumber(pct)));
     if (drawLoss) {
       out.push(
-        `<text x="${px(plotRight + 8)}" y="${y}" dy="0.32em" text-anchor="start" font-size="11" fill="${COLORS.muted}">${tickLabel(lossStep * i)}</text>`,
+        `<text x="${px(plotRight + 8)}" y="${px(yAcc(pct))}" dy="0.32em" text-anchor="start" font-size="11" fill="${COLORS.muted}">${shortNumber(lossStep * i)}</text>`,
       );
     }
   }
@@ -260,30 +208,13 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
   // Label the first round too when the first multiple of the step is far enough from it (e.g. 1, 10, 20, …).
   if (xTicks[0] === undefined || xTicks[0] - firstRound >= xStep / 2) xTicks.unshift(firstRound);
   out.push('<g class="x-axis">');
-  for (const t of xTicks) {
-    const xt = px(x(t));
-    out.push(`<line x1="${xt}" y1="${px(plotBottom)}" x2="${xt}" y2="${px(plotBottom + 5)}" stroke="${COLORS.axis}"/>`);
-    out.push(
-      `<text x="${xt}" y="${px(plotBottom + 18)}" text-anchor="middle" font-size="11" fill="${COLORS.muted}">${t}</text>`,
-    );
-  }
+  for (const t of xTicks) out.push(...xTick(area, x(t), String(t)));
   out.push('</g>');
 
   // Axis frame and titles.
-  out.push(
-    `<line x1="${px(margin.left)}" y1="${px(plotBottom)}" x2="${px(plotRight)}" y2="${px(plotBottom)}" stroke="${COLORS.axis}"/>`,
-  );
-  out.push(
-    `<line x1="${px(margin.left)}" y1="${px(margin.top)}" x2="${px(margin.left)}" y2="${px(plotBottom)}" stroke="${COLORS.axis}"/>`,
-  );
-  out.push(
-    `<text x="${px(margin.left + plotW / 2)}" y="${px(height - 12)}" text-anchor="middle" font-size="12" fill="${COLORS.text}">Round</text>`,
-  );
-  const midY = px(margin.top + plotH / 2);
-  out.push(
-    `<text transform="translate(18 ${midY}) rotate(-90)" text-anchor="middle" font-size="12" fill="${COLORS.accuracy}">Accuracy (%)</text>`,
-  );
+  out.push(...axisFrame(area, height, 'Round', 'Accuracy (%)'));
   if (drawLoss) {
+    const midY = px(margin.top + plotH / 2);
     out.push(
       `<line x1="${px(plotRight)}" y1="${px(margin.top)}" x2="${px(plotRight)}" y2="${px(plotBottom)}" stroke="${COLORS.axis}"/>`,
     );
@@ -392,36 +323,19 @@ export function renderAccuracyChartSvg(rounds: readonly RoundReport[], options: 
 
   if (sorted.length === 0 || accPoints.length === 0) {
     const message = sorted.length === 0 ? 'No rounds recorded' : 'No accuracy recorded';
-    out.push(
-      `<text x="${px(margin.left + plotW / 2)}" y="${px(margin.top + plotH / 2)}" text-anchor="middle" font-size="14" fill="${COLORS.muted}" stroke="#ffffff" stroke-width="4" paint-order="stroke">${message}</text>`,
-    );
+    out.push(centredMessage(area, message));
   }
 
   // Legend, one row above the plot.
-  const legendY = margin.top - 16;
-  let lx = margin.left;
-  const legend: string[] = [];
-  const item = (swatch: string, label: string): void => {
-    legend.push(swatch, `<text x="${px(lx + 26)}" y="${px(legendY)}" dy="0.32em" font-size="12" fill="${COLORS.text}">${label}</text>`);
-    lx += 26 + textWidth(label, 12) + 18;
-  };
-  item(
-    `<line x1="${px(lx)}" y1="${px(legendY)}" x2="${px(lx + 20)}" y2="${px(legendY)}" stroke="${COLORS.accuracy}" stroke-width="2"/><circle cx="${px(lx + 10)}" cy="${px(legendY)}" r="3" fill="${COLORS.accuracy}"/>`,
-    'Accuracy (%)',
-  );
-  if (drawLoss) {
-    item(
-      `<line x1="${px(lx)}" y1="${px(legendY)}" x2="${px(lx + 20)}" y2="${px(legendY)}" stroke="${COLORS.loss}" stroke-width="1.6" stroke-dasharray="5 4"/>`,
-      rightLabel,
-    );
-  }
+  const legend: LegendItem[] = [{ swatch: lineSwatch(COLORS.accuracy, 2, { dot: true }), label: 'Accuracy (%)' }];
+  if (drawLoss) legend.push({ swatch: lineSwatch(COLORS.loss, 1.6, { dash: '5 4' }), label: rightLabel });
   if (aborted.length > 0) {
-    item(
-      `<rect x="${px(lx + 5)}" y="${px(legendY - 7)}" width="10" height="14" fill="${COLORS.aborted}" fill-opacity="0.18"/>`,
-      `Aborted round${aborted.length === 1 ? '' : 's'} (${aborted.length})`,
-    );
+    legend.push({
+      swatch: (lx, ly) => `<rect x="${px(lx + 5)}" y="${px(ly - 7)}" width="10" height="14" fill="${COLORS.aborted}" fill-opacity="0.18"/>`,
+      label: `Aborted round${aborted.length === 1 ? '' : 's'} (${aborted.length})`,
+    });
   }
-  out.push(`<g class="legend">${legend.join('')}</g>`);
+  out.push(legendRow(legend, margin.left, margin.top - 16));
 
   out.push('</svg>');
   return `${out.join('\n')}\n`;

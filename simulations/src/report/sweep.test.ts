@@ -15,6 +15,7 @@ import {
 } from './sweep.js';
 import type { SweepRow } from './sweep.js';
 import type { RoundReport, SimulationSummary } from './types.js';
+import { expectWellFormedSvg, parseCsv } from '../../../test/helpers/report.js';
 
 function row(targetEpsilon: number | null, overrides: Partial<SweepRow> = {}): SweepRow {
   return {
@@ -29,50 +30,6 @@ function row(targetEpsilon: number | null, overrides: Partial<SweepRow> = {}): S
     reportDir: sweepRunDirName(targetEpsilon),
     ...overrides,
   };
-}
-
-/** Minimal CSV parser (RFC 4180), as in render.test.ts. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let r: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      r.push(field);
-      field = '';
-    } else if (c === '\n') {
-      r.push(field);
-      rows.push(r);
-      r = [];
-      field = '';
-    } else field += c;
-  }
-  return rows;
-}
-
-/** Every element opened is closed in order, nothing unescaped is left (a parse check without an XML library). */
-function expectWellFormed(svg: string): void {
-  expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*viewBox="0 0 \d+ \d+"[^>]*>[\s\S]*<\/svg>\n$/);
-  const stack: string[] = [];
-  const tag = /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"]*")*)\s*(\/?)>/g;
-  const stripped = svg.replace(tag, (_m, close: string, name: string, _attrs: string, self: string) => {
-    if (self) return '';
-    if (close) expect(stack.pop(), `closing </${name}>`).toBe(name);
-    else stack.push(name);
-    return '';
-  });
-  expect(stack).toEqual([]);
-  expect(stripped).not.toMatch(/[<>]/);
-  expect(stripped.replace(/&(amp|lt|gt|quot|#39);/g, '')).not.toContain('&');
 }
 
 describe('sweepRowOf', () => {
@@ -173,7 +130,7 @@ describe('renderSweepSvg', () => {
 
   it('is one well-formed <svg> with a point per budget joined by a line, in ε order, and a dashed "no DP" line', () => {
     const svg = renderSweepSvg([row(8), row(null), row(2), row(4)], { subtitle: 'fashion-mnist · 4 clients' });
-    expectWellFormed(svg);
+    expectWellFormedSvg(svg);
     const xs = pointXs(svg);
     expect(xs).toHaveLength(3);
     expect([...xs].sort((a, b) => a - b)).toEqual(xs);
@@ -196,24 +153,24 @@ describe('renderSweepSvg', () => {
 
   it('escapes the title and subtitle', () => {
     const svg = renderSweepSvg([row(1), row(null)], { title: 'a < b & "c"', subtitle: "d > e 'f'" });
-    expectWellFormed(svg);
+    expectWellFormedSvg(svg);
     expect(svg).toContain('a &lt; b &amp; &quot;c&quot;');
     expect(svg).toContain('d &gt; e &#39;f&#39;');
   });
 
   it('handles no runs, a baseline alone, one budget and runs without accuracy', () => {
     const empty = renderSweepSvg([]);
-    expectWellFormed(empty);
+    expectWellFormedSvg(empty);
     expect(empty).toContain('No runs with a privacy budget');
     const baselineOnly = renderSweepSvg([row(null)]);
-    expectWellFormed(baselineOnly);
+    expectWellFormedSvg(baselineOnly);
     expect(baselineOnly).toContain('no DP 84.0%');
     const one = renderSweepSvg([row(3)]);
-    expectWellFormed(one);
+    expectWellFormedSvg(one);
     expect(pointXs(one)).toHaveLength(1);
     expect(one).not.toContain('no DP');
     const noAcc = renderSweepSvg([row(2, { finalAccuracy: null }), row(null, { finalAccuracy: null })]);
-    expectWellFormed(noAcc);
+    expectWellFormedSvg(noAcc);
     expect(noAcc).toContain('No accuracy recorded');
     expect(noAcc).not.toContain('class="series baseline"');
   });

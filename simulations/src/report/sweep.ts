@@ -3,12 +3,13 @@
  * the run without differential privacy), rendered as CSV, JSON, an SVG chart and a terminal table. The renderers
  * are pure (data in, strings out); {@link writeSweepReport} at the end is the only file-system code here.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finiteOrNull, formatPercent, oneLine } from './format.js';
-import { csvField, escapeXml } from './render.js';
+import { csvField, csvNumber } from './render.js';
+import { COLORS, axisFrame, centredMessage, chartHeading, escapeXml, gridLine, legendRow, lineSwatch, px, shortNumber, xTick } from './svg.js';
+import type { LegendItem, PlotArea } from './svg.js';
 import type { SimulationSummary } from './types.js';
-import { ReportWriteError } from './write.js';
+import { createDir, writeAtomic } from './write.js';
 
 /** One run of a sweep. */
 export interface SweepRow {
@@ -84,11 +85,6 @@ const CSV_COLUMNS = [
   'report_dir',
 ] as const;
 
-function csvNumber(value: number | null): string {
-  // Unformatted, like rounds.csv: analysis tools want full precision.
-  return value === null ? '' : String(value);
-}
-
 /**
  * The sweep as CSV: a header and one row per run, ordered by target ε (baseline last, its ε columns empty); LF
  * line ends, final newline; accuracies as 0..1 fractions.
@@ -155,31 +151,6 @@ export interface SweepChartOptions {
   height?: number;
 }
 
-// Colours, font and number formatting as in renderAccuracyChartSvg, so the two charts sit side by side.
-const COLORS = {
-  text: '#111827',
-  muted: '#6b7280',
-  axis: '#9ca3af',
-  grid: '#e5e7eb',
-  accuracy: '#2563eb',
-  baseline: '#374151',
-} as const;
-
-const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
-
-function px(n: number): string {
-  return String(Math.round(n * 100) / 100);
-}
-
-/** A number without float noise (0.30000000000000004 → 0.3). */
-function shortNumber(n: number): string {
-  return String(Number(n.toPrecision(6)));
-}
-
-function textWidth(text: string, fontSize: number): number {
-  return text.length * fontSize * 0.58;
-}
-
 /**
  * A self-contained SVG chart of final held-out accuracy (%, fixed 0–100 scale) against the target ε on a log2
  * axis: one point per budget, joined by a line, and the run without differential privacy as a dashed horizontal
@@ -200,6 +171,7 @@ export function renderSweepSvg(rows: readonly SweepRow[], options: SweepChartOpt
   const plotH = height - margin.top - margin.bottom;
   const plotBottom = margin.top + plotH;
   const plotRight = margin.left + plotW;
+  const area: PlotArea = { left: margin.left, top: margin.top, width: plotW, height: plotH };
 
   // x: log2 ε over whole powers of two around the budgets, padded by half a step so edge points are not cut.
   const logs = budgets.map((r) => Math.log2(r.targetEpsilon));
@@ -211,24 +183,11 @@ export function renderSweepSvg(rows: readonly SweepRow[], options: SweepChartOpt
   const yAcc = (pct: number): number => plotBottom - (Math.min(100, Math.max(0, pct)) / 100) * plotH;
   const pctOf = (r: SweepRow): number => (finiteOrNull(r.finalAccuracy) ?? 0) * 100;
 
-  const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-      `role="img" aria-label="${escapeXml(title)}" font-family="${escapeXml(FONT)}">`,
-  );
-  out.push(`<title>${escapeXml(title)}</title>`);
-  out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="${margin.left}" y="26" font-size="16" font-weight="600" fill="${COLORS.text}">${escapeXml(title)}</text>`);
-  if (subtitle) out.push(`<text x="${margin.left}" y="45" font-size="12" fill="${COLORS.muted}">${escapeXml(subtitle)}</text>`);
+  const out: string[] = chartHeading(width, height, title, subtitle, margin.left);
 
   // Gridlines and accuracy ticks every 20 %.
   out.push('<g class="grid">');
-  for (let i = 0; i <= 5; i++) {
-    const pct = 20 * i;
-    const y = px(yAcc(pct));
-    out.push(`<line x1="${px(margin.left)}" y1="${y}" x2="${px(plotRight)}" y2="${y}" stroke="${COLORS.grid}" stroke-width="1"/>`);
-    out.push(`<text x="${px(margin.left - 8)}" y="${y}" dy="0.32em" text-anchor="end" font-size="11" fill="${COLORS.muted}">${pct}</text>`);
-  }
+  for (let pct = 0; pct <= 100; pct += 20) out.push(...gridLine(area, yAcc(pct), String(pct)));
   out.push('</g>');
 
   // X ticks at powers of two, thinned to leave ≥ 48 px between labels.
@@ -237,20 +196,11 @@ export function renderSweepSvg(rows: readonly SweepRow[], options: SweepChartOpt
   out.push('<g class="x-axis">');
   for (let k = Math.ceil(xMin); k <= Math.floor(xMax); k++) {
     if (((k % stride) + stride) % stride !== 0) continue;
-    const xt = px(x(2 ** k));
-    out.push(`<line x1="${xt}" y1="${px(plotBottom)}" x2="${xt}" y2="${px(plotBottom + 5)}" stroke="${COLORS.axis}"/>`);
-    out.push(`<text x="${xt}" y="${px(plotBottom + 18)}" text-anchor="middle" font-size="11" fill="${COLORS.muted}">${shortNumber(2 ** k)}</text>`);
+    out.push(...xTick(area, x(2 ** k), shortNumber(2 ** k)));
   }
   out.push('</g>');
 
-  out.push(`<line x1="${px(margin.left)}" y1="${px(plotBottom)}" x2="${px(plotRight)}" y2="${px(plotBottom)}" stroke="${COLORS.axis}"/>`);
-  out.push(`<line x1="${px(margin.left)}" y1="${px(margin.top)}" x2="${px(margin.left)}" y2="${px(plotBottom)}" stroke="${COLORS.axis}"/>`);
-  out.push(
-    `<text x="${px(margin.left + plotW / 2)}" y="${px(height - 12)}" text-anchor="middle" font-size="12" fill="${COLORS.text}">Target epsilon (log2 scale)</text>`,
-  );
-  out.push(
-    `<text transform="translate(18 ${px(margin.top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-size="12" fill="${COLORS.accuracy}">Final accuracy (%)</text>`,
-  );
+  out.push(...axisFrame(area, height, 'Target epsilon (log2 scale)', 'Final accuracy (%)'));
 
   // The baseline: a dashed line across the plot, labelled at its right end.
   if (baseline !== undefined) {
@@ -288,30 +238,13 @@ export function renderSweepSvg(rows: readonly SweepRow[], options: SweepChartOpt
 
   if (points.length === 0) {
     const message = budgets.length === 0 ? 'No runs with a privacy budget' : 'No accuracy recorded';
-    out.push(
-      `<text x="${px(margin.left + plotW / 2)}" y="${px(margin.top + plotH / 2)}" text-anchor="middle" font-size="14" fill="${COLORS.muted}" stroke="#ffffff" stroke-width="4" paint-order="stroke">${message}</text>`,
-    );
+    out.push(centredMessage(area, message));
   }
 
   // Legend, one row above the plot.
-  const legendY = margin.top - 16;
-  let lx = margin.left;
-  const legend: string[] = [];
-  const item = (swatch: string, label: string): void => {
-    legend.push(swatch, `<text x="${px(lx + 26)}" y="${px(legendY)}" dy="0.32em" font-size="12" fill="${COLORS.text}">${label}</text>`);
-    lx += 26 + textWidth(label, 12) + 18;
-  };
-  item(
-    `<line x1="${px(lx)}" y1="${px(legendY)}" x2="${px(lx + 20)}" y2="${px(legendY)}" stroke="${COLORS.accuracy}" stroke-width="2"/><circle cx="${px(lx + 10)}" cy="${px(legendY)}" r="3" fill="${COLORS.accuracy}"/>`,
-    'Final accuracy (%)',
-  );
-  if (baseline !== undefined) {
-    item(
-      `<line x1="${px(lx)}" y1="${px(legendY)}" x2="${px(lx + 20)}" y2="${px(legendY)}" stroke="${COLORS.baseline}" stroke-width="1.5" stroke-dasharray="6 4"/>`,
-      'no DP',
-    );
-  }
-  out.push(`<g class="legend">${legend.join('')}</g>`);
+  const legend: LegendItem[] = [{ swatch: lineSwatch(COLORS.accuracy, 2, { dot: true }), label: 'Final accuracy (%)' }];
+  if (baseline !== undefined) legend.push({ swatch: lineSwatch(COLORS.baseline, 1.5, { dash: '6 4' }), label: 'no DP' });
+  out.push(legendRow(legend, margin.left, margin.top - 16));
 
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -347,27 +280,12 @@ export function renderSweepTable(rows: readonly SweepRow[]): string {
 
 // ───────────────────────────────────────────── Files ───────────────────────────────────────────
 
-async function writeFileAtomic(path: string, contents: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(temp, contents, 'utf8');
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw new ReportWriteError(`cannot write report file ${path}: ${error instanceof Error ? error.message : String(error)}`, path, error);
-  }
-}
-
 /**
  * Writes sweep.csv, sweep.svg and sweep.json into `dir` (created with parents); returns the paths written.
  * Throws {@link ReportWriteError} naming the path that failed.
  */
 export async function writeSweepReport(dir: string, rows: readonly SweepRow[], options: SweepChartOptions = {}): Promise<{ files: string[] }> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (error) {
-    throw new ReportWriteError(`cannot create report directory ${dir}: ${error instanceof Error ? error.message : String(error)}`, dir, error);
-  }
+  await createDir(dir);
   const outputs: Array<[string, string]> = [
     ['sweep.csv', renderSweepCsv(rows)],
     ['sweep.svg', renderSweepSvg(rows, options)],
@@ -376,7 +294,7 @@ export async function writeSweepReport(dir: string, rows: readonly SweepRow[], o
   const files: string[] = [];
   for (const [name, contents] of outputs) {
     const path = join(dir, name);
-    await writeFileAtomic(path, contents);
+    await writeAtomic(path, contents);
     files.push(path);
   }
   return { files };

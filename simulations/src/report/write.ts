@@ -33,9 +33,10 @@ const ROUND_FILE = /^round-\d+\.json$/;
 
 /**
  * Writes `contents` to `path` through a temp file in the same folder and a rename, so a reader (or a crash)
- * never sees a half-written file. No fsync: a report is regenerable, and hundreds of fsyncs would slow the run.
+ * never sees a half-written file; throws {@link ReportWriteError} naming `path` when that fails. No fsync: a report
+ * is regenerable, and hundreds of fsyncs would slow the run.
  */
-async function writeAtomic(path: string, contents: string): Promise<void> {
+export async function writeAtomic(path: string, contents: string): Promise<void> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(temp, contents, 'utf8');
@@ -46,7 +47,8 @@ async function writeAtomic(path: string, contents: string): Promise<void> {
   }
 }
 
-async function createDir(path: string): Promise<void> {
+/** Creates `path` with its parents; throws {@link ReportWriteError} naming it when that fails. */
+export async function createDir(path: string): Promise<void> {
   try {
     await mkdir(path, { recursive: true });
   } catch (error) {
