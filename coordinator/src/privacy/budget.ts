@@ -71,7 +71,7 @@ function resolveDpPlan(config: FederationConfig): DpRoundPlan | null {
     else {
       const rounds = config.rounds;
       noiseMultiplier = smallestNoiseMultiplier(
-        (z) => epsilonOfRounds(Array.from({ length: rounds }, () => plannedDistributedRound(samplingRate, z)), delta),
+        (z) => epsilonOfRepeated(plannedDistributedRound(samplingRate, z), rounds, delta),
         targetEpsilon,
         `epsilon ${targetEpsilon} at delta ${delta} in ${rounds} distributed rounds of rate ${samplingRate}`,
       );
@@ -103,8 +103,24 @@ export function plannedDistributedRound(samplingRate: number, noiseMultiplier: n
   return { mechanism: 'distributed', samplingRate, l2Bound, l1Bound: l2Bound * l2Bound, centralVariance: (noiseMultiplier * l2Bound) ** 2 };
 }
 
+/** Default-order curves by round parameters: a ledger repeats the same few rounds, recomposed before every round. */
+const curves = new Map<string, Float64Array>();
+const MAX_CACHED_CURVES = 1024;
+
 /** RDP of one round at each order. */
 export function roundRdp(round: AccountedRound, orders: readonly number[] = DEFAULT_RDP_ORDERS): Float64Array {
+  if (orders !== DEFAULT_RDP_ORDERS) return computeRoundRdp(round, orders);
+  const key = JSON.stringify(round);
+  let curve = curves.get(key);
+  if (curve === undefined) {
+    curve = computeRoundRdp(round, orders);
+    if (curves.size >= MAX_CACHED_CURVES) curves.clear();
+    curves.set(key, curve);
+  }
+  return Float64Array.from(curve);
+}
+
+function computeRoundRdp(round: AccountedRound, orders: readonly number[]): Float64Array {
   if (round.mechanism === 'central') return Float64Array.from(orders, (a) => rdpSubsampledGaussian(round.samplingRate, round.noiseMultiplier, a));
   // The Skellam bound holds at integer orders; a fractional order takes the next integer's value (an upper bound).
   const integers = [...new Set(orders.map((a) => Math.max(2, Math.ceil(a))))].sort((a, b) => a - b);
@@ -113,12 +129,9 @@ export function roundRdp(round: AccountedRound, orders: readonly number[] = DEFA
   return Float64Array.from(orders, (a) => byOrder.get(Math.max(2, Math.ceil(a)))!);
 }
 
-function epsilonOfRounds(rounds: readonly AccountedRound[], delta: number): number {
-  const total = new Float64Array(DEFAULT_RDP_ORDERS.length);
-  for (const r of rounds) {
-    const rdp = roundRdp(r, DEFAULT_RDP_ORDERS);
-    for (let i = 0; i < total.length; i++) total[i]! += rdp[i]!;
-  }
+/** ε after `times` identical rounds: RDP composes by addition. */
+function epsilonOfRepeated(round: AccountedRound, times: number, delta: number): number {
+  const total = roundRdp(round, DEFAULT_RDP_ORDERS).map((v) => v * times);
   return Math.max(0, epsilonFromRdp(DEFAULT_RDP_ORDERS, total, delta).epsilon);
 }
 
