@@ -345,3 +345,45 @@ describe('scheduler with adaptive clipping', () => {
     }
   });
 });
+
+describe('scheduler with reputation and quarantine', () => {
+  it('refuses an update above the declared clip before aggregation, records why, and quarantines a client that keeps doing it', async () => {
+    const config = testConfig({ rounds: 8, plan: { clipNorm: 1 } });
+    const h = harness({ config });
+    for (const id of ['c1', 'c2']) h.connect(id, honest(() => rampDelta(0.01), 10));
+    let attackerTasks = 0;
+    h.connect('c3', (message, client) => {
+      if (message.kind !== 'task') return;
+      attackerTasks++;
+      client.accept(message.roundId);
+      // Model replacement: far above the clip norm the plan declares.
+      client.upload(message.roundId, rampDelta(50), { numExamples: 10 });
+    });
+    const scheduler = h.scheduler();
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('federation.completed');
+
+    // 0.8^5 = 0.33 stays above 0.3, 0.8^6 = 0.26 does not: quarantined in its 6th round, never selected after.
+    expect(attackerTasks).toBe(6);
+    const attacker = h.store.getClient('c3')!;
+    expect(attacker.status).toBe('quarantined');
+    expect(attacker.reputation).toBeCloseTo(0.8 ** 6, 12);
+    expect(attacker.statusReason).toMatch(/^reputation 0\.262 fell below 0\.3 after 6 scored rounds; last: rejected in round 6 of federation .*refused before aggregation: .*update L2 norm .* is above the declared clip norm 1/);
+    expect(h.eventLog.filter((e) => e.type === 'client.quarantined').map((e) => e.clientId)).toEqual(['c3']);
+    for (const id of ['c1', 'c2']) expect(h.store.getClient(id)).toMatchObject({ status: 'active', reputation: 1, scoredRounds: 8 });
+    const first = h.store.listRounds(FEDERATION_ID).at(-1)!;
+    const verdicts = h.store.listVerdicts(first.id);
+    expect(verdicts.find((v) => v.clientId === 'c3')).toMatchObject({ verdict: 'rejected', reason: expect.stringMatching(/^refused before aggregation: update L2 norm/) });
+    expect(verdicts.filter((v) => v.verdict === 'accepted').map((v) => v.clientId).sort()).toEqual(['c1', 'c2']);
+  });
+
+  it('leaves reputation alone when the federation turns it off', async () => {
+    const h = harness({ config: testConfig({ rounds: 4, plan: { clipNorm: 1 }, reputation: { enabled: false } }) });
+    for (const id of ['c1', 'c2']) h.connect(id, honest(() => rampDelta(0.01), 10));
+    h.connect('c3', honest(() => rampDelta(50), 10));
+    const scheduler = h.scheduler();
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('federation.completed');
+    expect(h.store.getClient('c3')).toMatchObject({ status: 'active', reputation: 1, scoredRounds: 0 });
+  });
+});

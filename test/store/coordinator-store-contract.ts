@@ -134,6 +134,7 @@ export function describeCoordinatorStore(name: string, open: () => StoreUnderTes
           status: 'active',
           statusReason: null,
           reputation: 1,
+          scoredRounds: 0,
           enrolledAt: T0 + 5,
           lastSeenAt: T0 + 5,
           capabilities: capabilities(),

@@ -46,6 +46,7 @@ describe('parseFederationConfig defaults', () => {
       dp: { mode: 'off', adaptiveClipping: null, wrapProbability: 1e-9 },
       selectionSeed: 0,
       maxConsecutiveAborts: 10,
+      reputation: { enabled: true, learningRate: 0.2, quarantineBelow: 0.3, minRounds: 3 },
     });
   });
 

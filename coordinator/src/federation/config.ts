@@ -81,6 +81,19 @@ const aggregationSchema = z
   })
   .strict();
 
+/** Per-client reputation from verdicts, and quarantine (see shared/src/core/aggregation/reputation.ts). */
+const reputationSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** η: weight of the newest round in the moving average of outcome scores (1 accepted, ½ down-weighted, 0 rejected). */
+    learningRate: z.number().gt(0).max(1).default(0.2),
+    /** Quarantine (never select again until released) below this reputation. */
+    quarantineBelow: z.number().min(0).lt(1).default(0.3),
+    /** Scored rounds before a client can be quarantined. */
+    minRounds: positiveInt.max(10_000).default(3),
+  })
+  .strict();
+
 const evaluationSchema = z
   .object({
     /** "fashion-mnist" or a folder on the coordinator host (IDX, CSV or JSONL). */
@@ -166,6 +179,7 @@ const federationSchema = z
     deadlines: deadlinesSchema.default(() => deadlinesSchema.parse({})),
     serverOptimizer: serverOptimizerSchema.default(() => serverOptimizerSchema.parse({})),
     aggregation: aggregationSchema.default(() => aggregationSchema.parse({})),
+    reputation: reputationSchema.default(() => reputationSchema.parse({})),
     evaluation: evaluationSchema.nullable().default(null),
     rounds: positiveInt.max(1_000_000).default(10),
     privacy: privacySchema.nullable().default(null),

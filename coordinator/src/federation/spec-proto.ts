@@ -132,6 +132,14 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
           minBucketSize: nz(plan.secagg.minBucketSize),
           buckets: nz(plan.secagg.buckets),
         }),
+    reputation: spec.reputation === undefined
+      ? undefined
+      : defined({
+          enabled: !spec.reputation.disabled,
+          learningRate: nz(spec.reputation.learningRate),
+          quarantineBelow: nz(spec.reputation.quarantineBelow),
+          minRounds: nz(spec.reputation.minRounds),
+        }),
     selectionSeed: spec.selectionSeed,
     maxConsecutiveAborts: nz(spec.maxConsecutiveAborts),
   });
@@ -214,5 +222,11 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
     privacy: config.privacy === null ? undefined : { ...config.privacy },
     selectionSeed: config.selectionSeed,
     maxConsecutiveAborts: config.maxConsecutiveAborts,
+    reputation: {
+      disabled: !config.reputation.enabled,
+      learningRate: config.reputation.learningRate,
+      quarantineBelow: config.reputation.quarantineBelow,
+      minRounds: config.reputation.minRounds,
+    },
   };
 }

@@ -4,7 +4,7 @@
  * order of stages, their deadlines, and who dropped out. Nothing is committed unless enough clients survive.
  */
 import { CohortError, isCohortError } from '../../../shared/src/core/errors.js';
-import type { AggregationAccumulator, ServerOptimizerState, Strategy } from '../../../shared/src/core/aggregation/index.js';
+import type { AggregationAccumulator, ContributionVerdict, ServerOptimizerState, Strategy } from '../../../shared/src/core/aggregation/index.js';
 import { firstNonFinite } from '../../../shared/src/core/tensor/ops.js';
 import type { Rng } from '../../../shared/src/core/rng/rng.js';
 import { createSeededRng, deriveSeed } from '../../../shared/src/core/rng/rng.js';
@@ -17,7 +17,8 @@ import type { QuantizationParams } from '../../../shared/src/core/secagg/quantiz
 import { dequantizeSum, quantizationParams, reduceModulus } from '../../../shared/src/core/secagg/quantize.js';
 import type { SecAggServer as SecAggServerType, StageOutcome, SumOutcome } from '../../../shared/src/core/secagg/server.js';
 import { SecAggServer } from '../../../shared/src/core/secagg/server.js';
-import { contributionFromWeightedSum } from '../../../shared/src/core/aggregation/contribution.js';
+import { contributionFromWeightedSum, rejectedVerdict } from '../../../shared/src/core/aggregation/contribution.js';
+import { clientOutcomes } from '../../../shared/src/core/aggregation/reputation.js';
 import { secAggReplyWireBytes, secAggRequestWireBytes } from '../../../shared/src/protocol/secagg-mapping.js';
 import type { SecAggTaskPlan } from '../../../shared/src/protocol/types.js';
 import { createDpFedAvgAccumulator } from '../../../shared/src/core/dp/central.js';
@@ -467,7 +468,10 @@ class RoundRun implements ActiveRound {
         bytesUp,
         bytesDown,
         completesFederation: federation.roundsCommitted + 1 >= federation.roundsTarget,
-        verdicts: aggregate.verdicts.map((v) => ({
+        reputation: config.reputation.enabled
+          ? { policy: config.reputation, outcomes: clientOutcomes([...aggregate.verdicts, ...this.refused]) }
+          : undefined,
+        verdicts: [...aggregate.verdicts, ...this.refused].map((v) => ({
           contributionId: v.contributionId,
           clientId: v.clientIds.length === 1 ? v.clientIds[0]! : null,
           bucket: this.bucketOfContribution(v.contributionId),
@@ -479,6 +483,9 @@ class RoundRun implements ActiveRound {
       ACTOR,
     );
     this.state = 'committed';
+    for (const client of commit.quarantined) {
+      events.emit({ type: 'client.quarantined', clientId: client.id, federationId: federation.id, message: `client ${client.id} quarantined: ${client.statusReason ?? ''}` });
+    }
     const reference = models.reference(commit.modelVersion);
     for (const p of this.participants.values()) {
       if (p.dropped || p.released) continue;
@@ -601,10 +608,14 @@ class RoundRun implements ActiveRound {
     if (p.dropped || p.released || this.accumulator === null || (this.state !== 'configuring' && this.state !== 'training')) {
       throw new CohortError('ROUND_STALE', `round ${this.record.number} no longer accepts the update from client ${p.clientId}`);
     }
+    const contribution = { id: p.clientId, clientIds: [p.clientId], delta: bytesToFloat32(update.payload), weight: update.numExamples };
     try {
+      this.checkDeclaredClip(contribution.delta);
       // The accumulator checks length and finiteness itself (one pass) and adds nothing when it refuses.
-      this.accumulator.add({ id: p.clientId, clientIds: [p.clientId], delta: bytesToFloat32(update.payload), weight: update.numExamples });
+      this.accumulator.add(contribution);
     } catch (error) {
+      // Refused before aggregation: the reason is recorded as a rejected verdict, and counts against reputation.
+      if (isCohortError(error)) this.refused.push(rejectedVerdict(contribution, `refused before aggregation: ${error.message}`));
       this.drop(p.clientId, this.state, `protocol violation: ${(error as Error).message}`);
       this.notify();
       throw error;
@@ -615,6 +626,35 @@ class RoundRun implements ActiveRound {
     p.bytesUp += update.bytes;
     this.progress();
     this.notify();
+  }
+
+  /** Contributions refused before aggregation (invalid, or above the declared clip), with their reasons. */
+  private readonly refused: ContributionVerdict[] = [];
+
+  /**
+   * The plan's clip, re-checked on plaintext updates whatever the rule: clients clip, so an update above C (or a
+   * tensor above its C_l) did not follow the plan. Local DP is exempt: its noise is part of the update.
+   */
+  private checkDeclaredClip(delta: Float32Array): void {
+    const { plan, dp } = this.input.config;
+    if (dp.mode === 'local') return;
+    const slack = 1 + 1e-5;
+    if (plan.perLayerClipNorms.length > 0) {
+      this.input.federation.layout.tensors.forEach((tensor, i) => {
+        let squares = 0;
+        for (let j = tensor.offset; j < tensor.offset + tensor.size && j < delta.length; j++) squares += delta[j]! * delta[j]!;
+        const limit = plan.perLayerClipNorms[i]!;
+        if (Math.sqrt(squares) > limit * slack) {
+          throw new CohortError('INVALID_ARGUMENT', `tensor "${tensor.name}" has L2 norm ${Math.sqrt(squares).toPrecision(6)}, above its declared clip norm ${limit}`);
+        }
+      });
+      return;
+    }
+    const clip = this.dp?.clipNorm ?? plan.clipNorm;
+    if (clip <= 0) return;
+    let squares = 0;
+    for (let j = 0; j < delta.length; j++) squares += delta[j]! * delta[j]!;
+    if (Math.sqrt(squares) > clip * slack) throw new CohortError('INVALID_ARGUMENT', `update L2 norm ${Math.sqrt(squares).toPrecision(6)} is above the declared clip norm ${clip}`);
   }
 
   // Secure aggregation.

@@ -1,4 +1,6 @@
 /** Enrollment tokens and clients. Mutations run inside the caller's write transaction (see sqlite-store.ts). */
+import type { ClientOutcome, ReputationPolicy } from '../../../shared/src/core/aggregation/reputation.js';
+import { nextReputation, shouldQuarantine } from '../../../shared/src/core/aggregation/reputation.js';
 import { asc, eq } from 'drizzle-orm';
 import { CohortError } from '../../../shared/src/core/errors.js';
 import type { AuditRepo } from './audit-repo.js';
@@ -31,6 +33,7 @@ function toClient(row: ClientRow): ClientRecord {
     status: row.status,
     statusReason: row.statusReason,
     reputation: row.reputation,
+    scoredRounds: row.scoredRounds,
     enrolledAt: row.enrolledAt,
     lastSeenAt: row.lastSeenAt,
     capabilities: row.capabilities,
@@ -180,6 +183,19 @@ export function createClientRepo(db: Db, audit: AuditRepo) {
       if (reputation < 0 || reputation > 1) throw new CohortError('INVALID_ARGUMENT', `reputation must be in [0, 1], got ${reputation}`, { field: 'reputation' });
       const result = db.update(clients).set({ reputation }).where(eq(clients.id, id)).run();
       if (result.changes === 0) throw new CohortError('CLIENT_NOT_FOUND', `client ${id} is not enrolled`, { clientId: id });
+    },
+
+    /** Folds one round's outcome into the client's reputation; quarantines it when the policy says so (audited). */
+    score(outcome: ClientOutcome, policy: ReputationPolicy, roundLabel: string, now: number, actor: string): ClientRecord | null {
+      const client = requireClient(outcome.clientId);
+      const reputation = nextReputation(client.reputation, outcome.score, policy);
+      const scoredRounds = client.scoredRounds + 1;
+      db.update(clients).set({ reputation, scoredRounds }).where(eq(clients.id, client.id)).run();
+      if (client.status !== 'active' || !shouldQuarantine(reputation, scoredRounds, policy)) return null;
+      const reason =
+        `reputation ${reputation.toFixed(3)} fell below ${policy.quarantineBelow} after ${scoredRounds} scored rounds; ` +
+        `last: ${outcome.verdict} in ${roundLabel} (${outcome.contributionId}: ${outcome.reason.slice(0, 200)})`;
+      return this.setStatus(client.id, 'quarantined', reason, now, actor);
     },
 
     touch(id: string, now: number, capabilities?: ClientCapabilitiesRecord): void {

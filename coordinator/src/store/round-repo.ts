@@ -12,6 +12,7 @@ import { TERMINAL_FEDERATION_STATUSES } from './federation-repo.js';
 import { participations, privacyLedger, rounds, verdicts } from './schema.js';
 import { TERMINAL_ROUND_STATES } from './types.js';
 import type {
+  ClientRecord,
   CommitRoundInput,
   CommitRoundResult,
   NewRound,
@@ -431,6 +432,13 @@ export function createRoundRepo(db: Db, audit: AuditRepo, clientRepo: ClientRepo
           .run();
         verdictCounts[v.verdict] = (verdictCounts[v.verdict] ?? 0) + 1;
       }
+      const quarantined: ClientRecord[] = [];
+      if (input.reputation !== undefined) {
+        for (const outcome of input.reputation.outcomes) {
+          const changed = clientRepo.score(outcome, input.reputation.policy, `round ${round.number} of federation ${federation.name}`, input.now, actor);
+          if (changed !== null) quarantined.push(changed);
+        }
+      }
 
       audit.append(
         {
@@ -456,7 +464,7 @@ export function createRoundRepo(db: Db, audit: AuditRepo, clientRepo: ClientRepo
         input.now,
       );
       const updatedFederation = federationRepo.advance(federation, version, input.completesFederation, input.now, actor);
-      return { round: toRound(roundRow), modelVersion, federation: updatedFederation };
+      return { round: toRound(roundRow), modelVersion, federation: updatedFederation, quarantined };
     },
 
     list(federationId: string, options: { limit?: number; beforeNumber?: number } = {}): RoundRecord[] {

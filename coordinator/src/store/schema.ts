@@ -21,6 +21,8 @@ export const clients = sqliteTable(
     statusReason: text('status_reason'),
     statusChangedAt: integer('status_changed_at').notNull(),
     reputation: real('reputation').notNull().default(1),
+    /** Rounds whose verdicts have scored this client (reputation needs a few before it can quarantine). */
+    scoredRounds: integer('scored_rounds').notNull().default(0),
     capabilities: text('capabilities', { mode: 'json' }).$type<ClientCapabilitiesRecord>().notNull(),
     enrolledAt: integer('enrolled_at').notNull(),
     lastSeenAt: integer('last_seen_at'),

@@ -9,6 +9,7 @@
  * Numbers stored as JSON (metrics, scores, survivors, details) must be finite: JSON cannot carry NaN or Infinity, so
  * the store refuses them with INVALID_ARGUMENT naming the field instead of silently storing null.
  */
+import type { ClientOutcome, ReputationPolicy } from '../../../shared/src/core/aggregation/reputation.js';
 import type { ModelLayout } from '../../../shared/src/core/tensor/layout.js';
 import type { AgentCapabilities } from '../../../shared/src/protocol/types.js';
 
@@ -26,6 +27,8 @@ export interface ClientRecord {
   statusReason: string | null;
   /** Reputation in [0, 1]; 1 = fully trusted. Robust aggregation (issue 5) updates it. */
   reputation: number;
+  /** Rounds whose verdicts have scored this client. */
+  scoredRounds: number;
   enrolledAt: number;
   lastSeenAt: number | null;
   capabilities: ClientCapabilitiesRecord;
@@ -232,12 +235,16 @@ export interface CommitRoundInput {
   completesFederation: boolean;
   privacy?: PrivacyLedgerInput;
   verdicts?: VerdictInput[];
+  /** Each judged client's outcome, folded into its reputation in the same transaction; may quarantine it. */
+  reputation?: { policy: ReputationPolicy; outcomes: ClientOutcome[] };
 }
 
 export interface CommitRoundResult {
   round: RoundRecord;
   modelVersion: ModelVersionRecord;
   federation: FederationRecord;
+  /** Clients this commit quarantined (their reputation fell below the policy's threshold). */
+  quarantined: ClientRecord[];
 }
 
 export interface AuditInput {

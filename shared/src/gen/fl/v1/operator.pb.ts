@@ -269,6 +269,19 @@ export interface FederationSpec {
   selectionSeed: number;
   /** After this many aborted rounds in a row the federation fails (0 = default 10). */
   maxConsecutiveAborts: number;
+  reputation: ReputationSpec | undefined;
+}
+
+/** Per-client reputation from verdicts and quarantine; absent or zero fields take the defaults. */
+export interface ReputationSpec {
+  /** True turns reputation and automatic quarantine off. */
+  disabled: boolean;
+  /** Weight of the newest round in the moving average of outcome scores (0 = 0.2). */
+  learningRate: number;
+  /** Quarantine below this reputation (0 = 0.3). */
+  quarantineBelow: number;
+  /** Scored rounds before a client can be quarantined (0 = 3). */
+  minRounds: number;
 }
 
 export interface Federation {
@@ -1466,6 +1479,7 @@ function createBaseFederationSpec(): FederationSpec {
     privacy: undefined,
     selectionSeed: 0,
     maxConsecutiveAborts: 0,
+    reputation: undefined,
   };
 }
 
@@ -1509,6 +1523,9 @@ export const FederationSpec: MessageFns<FederationSpec> = {
     }
     if (message.maxConsecutiveAborts !== 0) {
       writer.uint32(104).uint32(message.maxConsecutiveAborts);
+    }
+    if (message.reputation !== undefined) {
+      ReputationSpec.encode(message.reputation, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1630,6 +1647,14 @@ export const FederationSpec: MessageFns<FederationSpec> = {
             message.maxConsecutiveAborts = reader.uint32();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.reputation = ReputationSpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1669,6 +1694,7 @@ export const FederationSpec: MessageFns<FederationSpec> = {
         : isSet(object.max_consecutive_aborts)
         ? globalThis.Number(object.max_consecutive_aborts)
         : 0,
+      reputation: isSet(object.reputation) ? ReputationSpec.fromJSON(object.reputation) : undefined,
     };
   },
 
@@ -1713,6 +1739,9 @@ export const FederationSpec: MessageFns<FederationSpec> = {
     if (message.maxConsecutiveAborts !== 0) {
       obj.maxConsecutiveAborts = Math.round(message.maxConsecutiveAborts);
     }
+    if (message.reputation !== undefined) {
+      obj.reputation = ReputationSpec.toJSON(message.reputation);
+    }
     return obj;
   },
 
@@ -1750,6 +1779,138 @@ export const FederationSpec: MessageFns<FederationSpec> = {
       : undefined;
     message.selectionSeed = object.selectionSeed ?? 0;
     message.maxConsecutiveAborts = object.maxConsecutiveAborts ?? 0;
+    message.reputation = (object.reputation !== undefined && object.reputation !== null)
+      ? ReputationSpec.fromPartial(object.reputation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReputationSpec(): ReputationSpec {
+  return { disabled: false, learningRate: 0, quarantineBelow: 0, minRounds: 0 };
+}
+
+export const ReputationSpec: MessageFns<ReputationSpec> = {
+  encode(message: ReputationSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.disabled !== false) {
+      writer.uint32(8).bool(message.disabled);
+    }
+    if (message.learningRate !== 0) {
+      writer.uint32(17).double(message.learningRate);
+    }
+    if (message.quarantineBelow !== 0) {
+      writer.uint32(25).double(message.quarantineBelow);
+    }
+    if (message.minRounds !== 0) {
+      writer.uint32(32).uint32(message.minRounds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReputationSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReputationSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.disabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.learningRate = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.quarantineBelow = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.minRounds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReputationSpec {
+    return {
+      disabled: isSet(object.disabled) ? globalThis.Boolean(object.disabled) : false,
+      learningRate: isSet(object.learningRate)
+        ? globalThis.Number(object.learningRate)
+        : isSet(object.learning_rate)
+        ? globalThis.Number(object.learning_rate)
+        : 0,
+      quarantineBelow: isSet(object.quarantineBelow)
+        ? globalThis.Number(object.quarantineBelow)
+        : isSet(object.quarantine_below)
+        ? globalThis.Number(object.quarantine_below)
+        : 0,
+      minRounds: isSet(object.minRounds)
+        ? globalThis.Number(object.minRounds)
+        : isSet(object.min_rounds)
+        ? globalThis.Number(object.min_rounds)
+        : 0,
+    };
+  },
+
+  toJSON(message: ReputationSpec): unknown {
+    const obj: any = {};
+    if (message.disabled !== false) {
+      obj.disabled = message.disabled;
+    }
+    if (message.learningRate !== 0) {
+      obj.learningRate = floatToJson(message.learningRate);
+    }
+    if (message.quarantineBelow !== 0) {
+      obj.quarantineBelow = floatToJson(message.quarantineBelow);
+    }
+    if (message.minRounds !== 0) {
+      obj.minRounds = Math.round(message.minRounds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReputationSpec>, I>>(base?: I): ReputationSpec {
+    return ReputationSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReputationSpec>, I>>(object: I): ReputationSpec {
+    const message = createBaseReputationSpec();
+    message.disabled = object.disabled ?? false;
+    message.learningRate = object.learningRate ?? 0;
+    message.quarantineBelow = object.quarantineBelow ?? 0;
+    message.minRounds = object.minRounds ?? 0;
     return message;
   },
 };

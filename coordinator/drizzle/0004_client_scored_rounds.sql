@@ -1,0 +1,1 @@
+ALTER TABLE `clients` ADD `scored_rounds` integer DEFAULT 0 NOT NULL;
