@@ -237,7 +237,8 @@ export class Coordinator {
 
 async function buildRuntime(federation: FederationRecord): Promise<FederationRuntime> {
   const config: FederationConfig = parseFederationConfig(federation.spec, `federation ${federation.name}`);
-  const strategy = createStrategy(strategyOptionsOf(config));
+  // Randomized rules (FLAME's noise) draw from the OS CSPRNG: their randomness protects, it is not for replay.
+  const strategy = createStrategy(strategyOptionsOf(config), { rng: createOsRng() });
   const described = await describeTopology(federation.topologyJson);
   const seed = config.selectionSeed;
   return {

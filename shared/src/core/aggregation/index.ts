@@ -5,7 +5,8 @@ export { contributionFromWeightedSum, createContributionGuard, rejectedVerdict }
 export type { FedAvgOptions } from './fedavg.js';
 export { createFedAvgAccumulator } from './fedavg.js';
 export type { AccumulatorContext, AggregationRule, RuleParams, RuleParamSpec } from './rules.js';
-export { BUILTIN_AGGREGATION_RULES, fedAvgRule, resolveRuleParams } from './rules.js';
+export { fedAvgRule, resolveRuleParams } from './rules.js';
+export { BUILTIN_AGGREGATION_RULES } from './builtin-rules.js';
 export type {
   AdaptiveServerOptions,
   FedAvgMServerOptions,

@@ -1,7 +1,7 @@
 /**
  * The registry of aggregation rules. A rule turns a round's contributions into one aggregate plus verdicts; robust
- * rules (issue #5: median, trimmed mean, Krum, ...) are added by appending to BUILTIN_AGGREGATION_RULES, or passed
- * to createStrategy by library users. Neither the strategy nor the round workflow changes when a rule is added.
+ * rules (robust/: median, trimmed mean, Krum, ...) are listed in builtin-rules.ts, or passed to createStrategy by
+ * library users. Neither the strategy nor the round workflow changes when a rule is added.
  */
 import { requireConfig } from '../errors.js';
 import type { Rng } from '../rng/index.js';
@@ -69,5 +69,3 @@ export const fedAvgRule: AggregationRule = {
   createAccumulator: ({ dimension, params }) => createFedAvgAccumulator(dimension, params['maxAbs'] === undefined ? {} : { maxAbs: params['maxAbs'] }),
 };
 
-/** Rules available by name in federation configs. Issue #5 appends its robust rules here. */
-export const BUILTIN_AGGREGATION_RULES: readonly AggregationRule[] = [fedAvgRule];

@@ -3,7 +3,8 @@ import { isCohortError } from '../errors.js';
 import type { Rng } from '../rng/index.js';
 import { createSeededRng } from '../rng/index.js';
 import type { AggregationRule } from './rules.js';
-import { BUILTIN_AGGREGATION_RULES, resolveRuleParams } from './rules.js';
+import { BUILTIN_AGGREGATION_RULES } from './builtin-rules.js';
+import { resolveRuleParams } from './rules.js';
 import type { StrategyOptions } from './strategy.js';
 import { createStrategy } from './strategy.js';
 import type { AggregateResult } from './types.js';
@@ -32,9 +33,11 @@ describe('createStrategy', () => {
   });
 
   it('rejects an unknown rule naming it and listing the known rules', () => {
-    const { field, message } = configError(() => createStrategy({ rule: 'krum', serverOptimizer: { kind: 'fedavg' } }));
+    const { field, message } = configError(() => createStrategy({ rule: 'krumm', serverOptimizer: { kind: 'fedavg' } }));
     expect(field).toBe('rule');
-    expect(message).toBe('rule: unknown aggregation rule "krum"; known rules: fedavg');
+    expect(message).toBe(
+      'rule: unknown aggregation rule "krumm"; known rules: fedavg, median, trimmed-mean, norm-bound, centered-clip, krum, multi-krum, bulyan, geometric-median, foolsgold, flame',
+    );
   });
 
   it('rejects unknown and invalid rule parameters naming them', () => {

@@ -14,7 +14,7 @@ import { CohortError, requireConfig } from '../errors.js';
 import type { Rng } from '../rng/index.js';
 import { requireDimension } from './contribution.js';
 import type { AggregationRule, RuleParams } from './rules.js';
-import { BUILTIN_AGGREGATION_RULES } from './rules.js';
+import { BUILTIN_AGGREGATION_RULES } from './builtin-rules.js';
 import type { ServerOptimizerConfig, ServerOptimizerOptions, ServerOptimizerState } from './server-optimizer.js';
 import { createServerOptimizer, validateAggregateDelta } from './server-optimizer.js';
 import type { AggregateResult, AggregationAccumulator } from './types.js';
