@@ -95,7 +95,7 @@ function measureSize(store: CoordinatorStore, baselineDb: Database.Database, bas
     const bytes = float32ToBytes(weights);
     const participation: ParticipationRecord = {
       roundId: round.id, clientId, stageReached: 'training', dropped: false, dropoutStage: null, dropoutReason: null, numExamples: 600,
-      metrics: { train_loss: 0.5, train_accuracy: 0.8 }, bytesUp: bytes.length, bytesDown: bytes.length, backend: 'wasm', verdict: null,
+      metrics: { train_loss: 0.5, train_accuracy: 0.8 }, bytesUp: bytes.length, bytesDown: bytes.length, backend: 'wasm', verdict: null, contributionId: null,
     };
 
     // Measured path, as the round workflow does it: file first (fsynced), then the one transaction.

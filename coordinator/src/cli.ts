@@ -122,6 +122,7 @@ export const OPERATOR_HELP = `Operator commands (talk to a running coordinator):
   cohort rounds ID [--limit N]                        rounds of a federation, newest first
   cohort round ROUND_ID                               one round with its participations
   cohort clients list | revoke ID | quarantine ID | release ID  [--reason TEXT]
+  cohort clients history ID [--limit N]               a client's rounds with the verdicts it was judged by
   cohort model export ID --out DIR [--version N]      weights.bin + TF.js model.json + signed metadata
   cohort events watch [--federation ID]               live coordinator events
   cohort status                                       coordinator status
@@ -331,17 +332,32 @@ async function roundCommand(argv: string[]): Promise<number> {
       `survivors per stage: ${Object.entries(r.survivors).map(([stage, n]) => `${stage} ${n}`).join(' → ') || '-'}`,
       '',
       table(
-        ['client', 'stage', 'dropped', 'examples', 'backend', 'reason'],
-        r.participations.map((p) => [p.clientId, p.stageReached, p.dropped ? `at ${p.dropoutStage}` : 'no', String(p.numExamples), p.backend, p.dropoutReason]),
+        ['client', 'stage', 'dropped', 'examples', 'backend', 'verdict', 'reason'],
+        r.participations.map((p) => [p.clientId, p.stageReached, p.dropped ? `at ${p.dropoutStage}` : 'no', String(p.numExamples), p.backend, p.verdict, p.dropoutReason]),
       ),
+      ...(r.verdicts.length === 0
+        ? []
+        : [
+            '',
+            'verdicts (what the aggregation rule decided):',
+            table(
+              ['contribution', 'verdict', 'norm', 'distance', 'cosine', 'share', 'reason'],
+              r.verdicts.map((v) => [v.contributionId, v.verdict, score(v.scores['l2Norm']), score(v.scores['distanceToAggregate']), score(v.scores['cosineToAggregate']), score(v.scores['share']), v.reason]),
+            ),
+          ]),
     ].join('\n'),
   );
   return 0;
 }
 
+/** A verdict score for a table: 4 significant digits, or '-' when the rule did not report it. */
+function score(value: number | undefined): string {
+  return value === undefined ? '-' : Number(value.toPrecision(4)).toString();
+}
+
 async function clientsCommand(argv: string[]): Promise<number> {
   const sub = argv[0];
-  const args = parseFlags(argv.slice(1), { ...CONNECTION_FLAGS, reason: { type: 'string' } }, true);
+  const args = parseFlags(argv.slice(1), { ...CONNECTION_FLAGS, reason: { type: 'string' }, limit: { type: 'string' } }, true);
   if (sub === undefined || boolFlag(args, 'help')) {
     process.stdout.write(OPERATOR_HELP);
     return 0;
@@ -350,11 +366,43 @@ async function clientsCommand(argv: string[]): Promise<number> {
     if (sub === 'list') {
       const list = await client.listClients();
       print(args, list, () =>
-        table(['id', 'name', 'status', 'connected', 'backend', 'examples', 'last seen'], list.map((c) => [c.id, c.displayName, c.status, c.connected ? 'yes' : 'no', c.capabilities?.backend ?? '', String(c.capabilities?.numExamples ?? 0), c.lastSeenAtMs ? new Date(c.lastSeenAtMs).toISOString() : '-'])),
+        table(
+          ['id', 'name', 'status', 'reputation', 'connected', 'backend', 'examples', 'last seen'],
+          list.map((c) => [c.id, c.displayName, c.status, c.reputation.toFixed(3), c.connected ? 'yes' : 'no', c.capabilities?.backend ?? '', String(c.capabilities?.numExamples ?? 0), c.lastSeenAtMs ? new Date(c.lastSeenAtMs).toISOString() : '-']),
+        ),
       );
       return 0;
     }
-    if (sub !== 'revoke' && sub !== 'quarantine' && sub !== 'release') throw new CohortError('CONFIG_INVALID', `unknown command "cohort clients ${sub}" (list, revoke, quarantine, release)`);
+    if (sub === 'history') {
+      const clientId = args.positionals[0];
+      if (clientId === undefined) throw new CohortError('CONFIG_INVALID', 'cohort clients history: give the client id');
+      const limit = numberFlag(args, 'limit', 50, { min: 1, max: 1000, integer: true });
+      const history = await client.getClientHistory(clientId, limit);
+      const c = history.client!;
+      print(args, history, () =>
+        [
+          `client ${c.id} (${c.displayName}): ${c.status}${c.statusReason ? ` (${c.statusReason})` : ''}; reputation ${c.reputation.toFixed(3)} after ${c.scoredRounds} scored rounds`,
+          '',
+          table(
+            ['federation', 'round', 'state', 'stage', 'dropped', 'verdict', 'contribution', 'reason'],
+            history.entries.map((e) => [
+              e.federationId,
+              String(e.roundNumber),
+              e.roundState,
+              e.participation?.stageReached ?? '',
+              e.participation?.dropped ? `at ${e.participation.dropoutStage}` : 'no',
+              e.verdict?.verdict ?? '-',
+              e.verdict?.contributionId ?? '-',
+              e.verdict?.reason ?? e.participation?.dropoutReason ?? '',
+            ]),
+          ),
+        ].join('\n'),
+      );
+      return 0;
+    }
+    if (sub !== 'revoke' && sub !== 'quarantine' && sub !== 'release') {
+      throw new CohortError('CONFIG_INVALID', `unknown command "cohort clients ${sub}" (list, history, revoke, quarantine, release)`);
+    }
     const clientId = args.positionals[0];
     if (clientId === undefined) throw new CohortError('CONFIG_INVALID', `cohort clients ${sub}: give the client id`);
     const c = await client.setClientStatus(sub, clientId, stringFlag(args, 'reason') ?? '');

@@ -23,6 +23,7 @@ import type { ModelRepository } from './models.js';
 import type { Scheduler } from './round/scheduler.js';
 import type { SessionRegistry } from './sessions/session-registry.js';
 import type {
+  ClientHistoryEntry,
   ClientRecord,
   ClientStatus,
   CoordinatorStore,
@@ -31,6 +32,7 @@ import type {
   ParticipationRecord,
   PrivacyLedgerRecord,
   RoundRecord,
+  VerdictRecord,
 } from './store/types.js';
 
 export const BUILTIN_MODELS = ['fmnist-cnn', 'fmnist-mlp'] as const;
@@ -203,11 +205,20 @@ export class OperatorApi {
     return this.deps.store.listRounds(federation.id, { limit, beforeNumber: options.beforeNumber || undefined });
   }
 
-  round(roundId: string): { round: RoundRecord; participations: ParticipationRecord[] } {
+  /** A client's rounds, newest first, with the verdicts it was judged by; `limit` 0 means 50. */
+  clientHistory(clientId: string, limit: number): { client: ClientRecord; connected: boolean; entries: ClientHistoryEntry[] } {
+    if (clientId.length === 0) throw new CohortError('INVALID_ARGUMENT', 'client_id is empty');
+    if (limit > 1000) throw new CohortError('INVALID_ARGUMENT', `limit must be at most 1000, got ${limit}`);
+    const client = this.deps.store.getClient(clientId);
+    if (client === null) throw new CohortError('CLIENT_NOT_FOUND', `client "${clientId.slice(0, 80)}" does not exist`);
+    return { client, connected: this.deps.sessions.isConnected(clientId), entries: this.deps.store.listClientHistory(clientId, limit === 0 ? 50 : limit) };
+  }
+
+  round(roundId: string): { round: RoundRecord; participations: ParticipationRecord[]; verdicts: VerdictRecord[] } {
     if (roundId.length === 0) throw new CohortError('INVALID_ARGUMENT', 'round_id is empty');
     const round = this.deps.store.getRound(roundId);
     if (round === null) throw new CohortError('ROUND_NOT_FOUND', `round "${roundId.slice(0, 80)}" does not exist`);
-    return { round, participations: this.deps.store.listParticipations(roundId) };
+    return { round, participations: this.deps.store.listParticipations(roundId), verdicts: this.deps.store.listVerdicts(roundId) };
   }
 
   participations(roundId: string): ParticipationRecord[] {

@@ -7,16 +7,7 @@ import { CohortError } from '../../shared/src/core/errors.js';
 import { createSha256 } from '../../shared/src/crypto/hash.js';
 import type { ModelChunk, ModelHeader } from '../../shared/src/gen/fl/v1/client.pb.js';
 import { OperatorServiceClient } from '../../shared/src/gen/fl/v1/operator.pb.js';
-import type {
-  Client,
-  CoordinatorStatus,
-  EnrollmentToken,
-  Event,
-  Federation,
-  FederationSpec,
-  PrivacyBudget,
-  Round,
-} from '../../shared/src/gen/fl/v1/operator.pb.js';
+import type { Client, ClientHistory, CoordinatorStatus, EnrollmentToken, Event, Federation, FederationSpec, PrivacyBudget, Round } from '../../shared/src/gen/fl/v1/operator.pb.js';
 import { OPERATOR_METADATA_KEY } from '../../shared/src/protocol/constants.js';
 import { CHANNEL_OPTIONS, channelCredentials, metadataWith } from '../../shared/src/transport/grpc-channel.js';
 import type { ChannelTls } from '../../shared/src/transport/grpc-channel.js';
@@ -89,6 +80,10 @@ export class OperatorClient {
 
   async listClients(): Promise<Client[]> {
     return (await this.unary(this.client.listClients as UnaryMethod<object, { clients: Client[] }>, {})).clients;
+  }
+
+  getClientHistory(clientId: string, limit = 0): Promise<ClientHistory> {
+    return this.unary(this.client.getClientHistory as UnaryMethod<{ clientId: string; limit: number }, ClientHistory>, { clientId, limit });
   }
 
   setClientStatus(action: 'revoke' | 'quarantine' | 'release', clientId: string, reason: string): Promise<Client> {

@@ -250,6 +250,17 @@ describe('OperatorService contract', () => {
       await expectRefused(() => tc.operator.setClientStatus('quarantine', id.clientId, ''), status.FAILED_PRECONDITION, `client ${id.clientId} is revoked`);
     });
 
+    it('answers a client history: NOT_FOUND for an unknown client, a bad limit named, an enrolled client with no rounds', async () => {
+      await expectRefused(() => tc.operator.getClientHistory('c-00000000000000000000'), status.NOT_FOUND, 'client "c-00000000000000000000" does not exist');
+      await expectRefused(() => tc.operator.getClientHistory(''), status.INVALID_ARGUMENT, 'client_id is empty');
+      const id = identity('operator-history');
+      await enroll(tc, id);
+      await expectRefused(() => tc.operator.getClientHistory(id.clientId, 1001), status.INVALID_ARGUMENT, 'limit must be at most 1000, got 1001');
+      const history = await tc.operator.getClientHistory(id.clientId);
+      expect(history.client).toMatchObject({ id: id.clientId, status: 'active', reputation: 1, scoredRounds: 0 });
+      expect(history.entries).toEqual([]);
+    });
+
     it('refuses a token TTL out of range or an over-long label with INVALID_ARGUMENT giving the bounds', async () => {
       const max = 365 * 24 * 3600;
       await expectRefused(() => tc.operator.createEnrollmentToken('too long-lived', max + 1), status.INVALID_ARGUMENT, `ttl_seconds must be between 1 and ${max}, got ${max + 1}`);

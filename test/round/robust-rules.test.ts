@@ -34,6 +34,10 @@ describe('robust aggregation in rounds', () => {
       if (v.verdict === 'rejected') expect(v.reason).toMatch(/^multi-krum: /);
     }
     for (const id of ['a1', 'a2']) expect(h.store.getClient(id)!.status).toBe('quarantined');
+    // A client's history: every round, newest first, with the verdict it was judged by.
+    const history = h.store.listClientHistory('a1', 50);
+    expect(history.map((e) => e.roundNumber)).toEqual([6, 5, 4, 3, 2, 1]);
+    for (const e of history) expect(e).toMatchObject({ participation: { verdict: 'rejected', contributionId: 'a1' }, verdict: { verdict: 'rejected', clientId: 'a1' } });
     for (const id of ['h1', 'h2', 'h3']) expect(h.store.getClient(id)).toMatchObject({ status: 'active', reputation: 1 });
   });
 

@@ -115,6 +115,7 @@ export function participation(roundId: string, clientId: string, overrides: Part
     bytesDown: 40,
     backend: 'wasm',
     verdict: 'accepted',
+    contributionId: clientId,
     ...overrides,
   };
 }

@@ -13,6 +13,7 @@ import type {
   OperatorServiceServer,
   Participation,
   Round,
+  Verdict,
   WatchEventsRequest,
 } from '../../../shared/src/gen/fl/v1/operator.pb.js';
 import type { ModelChunk } from '../../../shared/src/gen/fl/v1/client.pb.js';
@@ -24,7 +25,7 @@ import { localEpsilon } from '../../../shared/src/core/dp/local.js';
 import { dpPlanOf, joinsByClient } from '../privacy/budget.js';
 import { federationConfigFromProto, federationConfigToProto } from '../federation/spec-proto.js';
 import type { OperatorApi } from '../operator-api.js';
-import type { ClientRecord, FederationRecord, ParticipationRecord, RoundRecord } from '../store/types.js';
+import type { ClientRecord, FederationRecord, ParticipationRecord, RoundRecord, VerdictRecord } from '../store/types.js';
 import { writeChunked } from './client-service.js';
 import type { ErrorLogger } from './errors.js';
 import { serverStreamHandler, unaryHandler } from './handlers.js';
@@ -91,8 +92,8 @@ export function createOperatorService(deps: OperatorServiceDeps): OperatorServic
     }),
     getRound: unaryHandler(logError, (call) => {
       auth(call.metadata);
-      const { round, participations } = api.round(call.request.roundId);
-      return roundToProto(round, participations);
+      const { round, participations, verdicts } = api.round(call.request.roundId);
+      return roundToProto(round, participations, verdicts);
     }),
     getStatus: unaryHandler(logError, (call) => {
       auth(call.metadata);
@@ -134,6 +135,22 @@ export function createOperatorService(deps: OperatorServiceDeps): OperatorServic
       auth(call.metadata);
       const issued = api.createEnrollmentToken(call.request.label, call.request.ttlSeconds);
       return { id: issued.id, token: issued.token, label: issued.label, expiresAtMs: issued.expiresAt };
+    }),
+    getClientHistory: unaryHandler(logError, (call) => {
+      auth(call.metadata);
+      const { client, connected, entries } = api.clientHistory(call.request.clientId, call.request.limit);
+      return {
+        client: clientToProto(client, connected),
+        entries: entries.map((e) => ({
+          federationId: e.federationId,
+          roundId: e.roundId,
+          roundNumber: e.roundNumber,
+          roundState: e.roundState,
+          startedAtMs: e.startedAt,
+          participation: participationToProto(e.participation),
+          verdict: e.verdict === null ? undefined : verdictToProto(e.verdict),
+        })),
+      };
     }),
     listClients: unaryHandler(logError, (call) => {
       auth(call.metadata);
@@ -206,7 +223,7 @@ export function federationToProto(api: OperatorApi, federation: FederationRecord
   };
 }
 
-export function roundToProto(round: RoundRecord, participations: ParticipationRecord[]): Round {
+export function roundToProto(round: RoundRecord, participations: ParticipationRecord[], verdicts: VerdictRecord[] = []): Round {
   return {
     id: round.id,
     federationId: round.federationId,
@@ -223,7 +240,12 @@ export function roundToProto(round: RoundRecord, participations: ParticipationRe
     bytesUp: round.bytesUp,
     bytesDown: round.bytesDown,
     participations: participations.map(participationToProto),
+    verdicts: verdicts.map(verdictToProto),
   };
+}
+
+function verdictToProto(v: VerdictRecord): Verdict {
+  return { contributionId: v.contributionId, clientId: v.clientId ?? '', bucket: v.bucket ?? -1, verdict: v.verdict, reason: v.reason, scores: { ...v.scores } };
 }
 
 function participationToProto(p: ParticipationRecord): Participation {
@@ -253,5 +275,6 @@ export function clientToProto(client: ClientRecord, connected: boolean): Client 
     lastSeenAtMs: client.lastSeenAt ?? 0,
     connected,
     capabilities: capabilitiesToProto(client.capabilities),
+    scoredRounds: client.scoredRounds,
   };
 }

@@ -18,6 +18,7 @@ import { dequantizeSum, quantizationParams, reduceModulus } from '../../../share
 import type { SecAggServer as SecAggServerType, StageOutcome, SumOutcome } from '../../../shared/src/core/secagg/server.js';
 import { SecAggServer } from '../../../shared/src/core/secagg/server.js';
 import { contributionFromWeightedSum, rejectedVerdict } from '../../../shared/src/core/aggregation/contribution.js';
+import type { ClientOutcome } from '../../../shared/src/core/aggregation/reputation.js';
 import { clientOutcomes } from '../../../shared/src/core/aggregation/reputation.js';
 import { secAggReplyWireBytes, secAggRequestWireBytes } from '../../../shared/src/protocol/secagg-mapping.js';
 import type { SecAggTaskPlan } from '../../../shared/src/protocol/types.js';
@@ -456,6 +457,7 @@ class RoundRun implements ActiveRound {
     // Clients whose (noised) contribution is in the aggregate: accepted updates, or the survivors of each bucket sum.
     const contributors = aggregate.verdicts.filter((v) => v.verdict !== 'rejected').flatMap((v) => v.clientIds);
     const privacy: CommitRoundInput['privacy'] = this.dp === null ? undefined : this.privacyOfCommit(contributors, metrics);
+    const outcomes = clientOutcomes([...aggregate.verdicts, ...this.refused]);
     const commit = store.commitRound(
       {
         privacy,
@@ -464,13 +466,11 @@ class RoundRun implements ActiveRound {
         model: { sha256: file.sha256, sizeBytes: file.sizeBytes, optimizerStateSha256 },
         metrics,
         survivors,
-        participations: this.participationRecords(),
+        participations: this.participationRecords(outcomes),
         bytesUp,
         bytesDown,
         completesFederation: federation.roundsCommitted + 1 >= federation.roundsTarget,
-        reputation: config.reputation.enabled
-          ? { policy: config.reputation, outcomes: clientOutcomes([...aggregate.verdicts, ...this.refused]) }
-          : undefined,
+        reputation: config.reputation.enabled ? { policy: config.reputation, outcomes } : undefined,
         verdicts: [...aggregate.verdicts, ...this.refused].map((v) => ({
           contributionId: v.contributionId,
           clientId: v.clientIds.length === 1 ? v.clientIds[0]! : null,
@@ -1117,7 +1117,9 @@ class RoundRun implements ActiveRound {
     return { bytesUp, bytesDown };
   }
 
-  private participationRecords(): ParticipationRecord[] {
+  /** Participations, with the verdict each client was judged by (its own, or its bucket's) when it was judged. */
+  private participationRecords(outcomes: readonly ClientOutcome[] = []): ParticipationRecord[] {
+    const judged = new Map(outcomes.map((o) => [o.clientId, o]));
     return [...this.participants.values()].map((p) => ({
       roundId: this.roundId,
       clientId: p.clientId,
@@ -1130,7 +1132,8 @@ class RoundRun implements ActiveRound {
       bytesUp: p.bytesUp,
       bytesDown: p.bytesDown,
       backend: p.backend,
-      verdict: null,
+      verdict: judged.get(p.clientId)?.verdict ?? null,
+      contributionId: judged.get(p.clientId)?.contributionId ?? null,
     }));
   }
 }

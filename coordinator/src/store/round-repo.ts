@@ -12,6 +12,7 @@ import { TERMINAL_FEDERATION_STATUSES } from './federation-repo.js';
 import { participations, privacyLedger, rounds, verdicts } from './schema.js';
 import { TERMINAL_ROUND_STATES } from './types.js';
 import type {
+  ClientHistoryEntry,
   ClientRecord,
   CommitRoundInput,
   CommitRoundResult,
@@ -81,6 +82,7 @@ function toParticipation(row: ParticipationRow): ParticipationRecord {
     bytesDown: row.bytesDown,
     backend: row.backend,
     verdict: row.verdict,
+    contributionId: row.contributionId,
   };
 }
 
@@ -233,6 +235,7 @@ export function createRoundRepo(db: Db, audit: AuditRepo, clientRepo: ClientRepo
         bytesDown: p.bytesDown,
         backend: p.backend,
         verdict: p.verdict,
+        contributionId: p.contributionId,
       };
       db.insert(participations)
         .values({ roundId: p.roundId, clientId: p.clientId, ...values })
@@ -499,6 +502,29 @@ export function createRoundRepo(db: Db, audit: AuditRepo, clientRepo: ClientRepo
 
     listVerdicts(roundId: string): VerdictRecord[] {
       return db.select().from(verdicts).where(eq(verdicts.roundId, roundId)).orderBy(asc(verdicts.id)).all().map(toVerdict);
+    },
+
+    /** A client's rounds, newest first: its participation and the verdict it was judged by (its own or its bucket's). */
+    clientHistory(clientId: string, limit: number): ClientHistoryEntry[] {
+      requireCount('limit', limit);
+      const rows = db
+        .select({ participation: participations, round: rounds, verdict: verdicts })
+        .from(participations)
+        .innerJoin(rounds, eq(rounds.id, participations.roundId))
+        .leftJoin(verdicts, and(eq(verdicts.roundId, participations.roundId), eq(verdicts.contributionId, participations.contributionId)))
+        .where(eq(participations.clientId, clientId))
+        .orderBy(desc(rounds.startedAt), desc(rounds.number))
+        .limit(limit)
+        .all();
+      return rows.map(({ participation, round, verdict }) => ({
+        federationId: round.federationId,
+        roundId: round.id,
+        roundNumber: round.number,
+        roundState: round.state,
+        startedAt: round.startedAt,
+        participation: toParticipation(participation),
+        verdict: verdict === null ? null : toVerdict(verdict),
+      }));
     },
   };
 }

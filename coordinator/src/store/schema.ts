@@ -149,6 +149,8 @@ export const participations = sqliteTable(
     bytesDown: integer('bytes_down').notNull(),
     backend: text('backend'),
     verdict: text('verdict'),
+    /** The contribution the client was judged in: its own id in plaintext, its bucket's in bucketed secure mode. */
+    contributionId: text('contribution_id'),
   },
   (t) => [
     primaryKey({ columns: [t.roundId, t.clientId] }),

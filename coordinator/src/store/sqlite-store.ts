@@ -34,6 +34,7 @@ import type {
   RoundPatch,
   RoundRecord,
   VerdictRecord,
+  ClientHistoryEntry,
 } from './types.js';
 
 /** Turns a driver error into a CohortError; domain errors pass through untouched. */
@@ -217,6 +218,10 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   listVerdicts(roundId: string): VerdictRecord[] {
     return this.#read('listVerdicts', () => this.#rounds.listVerdicts(roundId));
+  }
+
+  listClientHistory(clientId: string, limit: number): ClientHistoryEntry[] {
+    return this.#read('listClientHistory', () => this.#rounds.clientHistory(clientId, limit));
   }
 
   appendAudit(entry: AuditInput, now: number): AuditEntry {

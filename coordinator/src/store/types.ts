@@ -177,6 +177,8 @@ export interface ParticipationRecord {
   bytesDown: number;
   backend: string | null;
   verdict: string | null;
+  /** The contribution the client was judged in (its own, or its bucket); null when it was not judged. */
+  contributionId: string | null;
 }
 
 export interface PrivacyLedgerInput {
@@ -214,6 +216,18 @@ export interface VerdictInput {
   verdict: string;
   reason: string;
   scores: Record<string, number>;
+}
+
+/** One round of a client's history. */
+export interface ClientHistoryEntry {
+  federationId: string;
+  roundId: string;
+  roundNumber: number;
+  roundState: string;
+  startedAt: number;
+  participation: ParticipationRecord;
+  /** The verdict the client was judged by (its own contribution's or its bucket's), or null when not judged. */
+  verdict: VerdictRecord | null;
 }
 
 export interface VerdictRecord extends VerdictInput {
@@ -356,6 +370,8 @@ export interface CoordinatorStore {
   // Privacy ledger (issue 4) and verdicts (issue 5).
   listPrivacyLedger(federationId: string): PrivacyLedgerRecord[];
   listVerdicts(roundId: string): VerdictRecord[];
+  /** A client's rounds, newest first, with the verdict it was judged by. */
+  listClientHistory(clientId: string, limit: number): ClientHistoryEntry[];
 
   // Audit trail.
   appendAudit(entry: AuditInput, now: number): AuditEntry;

@@ -353,11 +353,55 @@ export interface Round {
   bytesUp: number;
   bytesDown: number;
   participations: Participation[];
+  /** What the aggregation rule decided for each contribution (a client in plaintext mode, a bucket otherwise). */
+  verdicts: Verdict[];
 }
 
 export interface Round_SurvivorsEntry {
   key: string;
   value: number;
+}
+
+export interface Verdict {
+  contributionId: string;
+  /** Empty for a bucket. */
+  clientId: string;
+  /** Bucket index in bucketed secure aggregation; -1 for a client's own contribution. */
+  bucket: number;
+  /** accepted, down-weighted or rejected. */
+  verdict: string;
+  reason: string;
+  /** l2Norm, distanceToAggregate, cosineToAggregate, weight, share and the rule's own scores. */
+  scores: { [key: string]: number };
+}
+
+export interface Verdict_ScoresEntry {
+  key: string;
+  value: number;
+}
+
+export interface ClientHistoryRequest {
+  clientId: string;
+  /** Most recent rounds to return (0 = 50, at most 1000). */
+  limit: number;
+}
+
+export interface ClientHistoryEntry {
+  federationId: string;
+  roundId: string;
+  roundNumber: number;
+  roundState: string;
+  startedAtMs: number;
+  participation:
+    | Participation
+    | undefined;
+  /** Absent when the client was not judged in that round (it dropped out, or the round aborted). */
+  verdict: Verdict | undefined;
+}
+
+export interface ClientHistory {
+  client: Client | undefined;
+  entries: ClientHistoryEntry[];
 }
 
 export interface ListRoundsRequest {
@@ -464,7 +508,11 @@ export interface Client {
   enrolledAtMs: number;
   lastSeenAtMs: number;
   connected: boolean;
-  capabilities: ClientCapabilities | undefined;
+  capabilities:
+    | ClientCapabilities
+    | undefined;
+  /** Rounds whose verdicts have scored its reputation. */
+  scoredRounds: number;
 }
 
 export interface ListClientsResponse {
@@ -2721,6 +2769,7 @@ function createBaseRound(): Round {
     bytesUp: 0,
     bytesDown: 0,
     participations: [],
+    verdicts: [],
   };
 }
 
@@ -2770,6 +2819,9 @@ export const Round: MessageFns<Round> = {
     }
     for (const v of message.participations) {
       Participation.encode(v!, writer.uint32(122).fork()).join();
+    }
+    for (const v of message.verdicts) {
+      Verdict.encode(v!, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -2910,6 +2962,14 @@ export const Round: MessageFns<Round> = {
             message.participations.push(Participation.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.verdicts.push(Verdict.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2988,6 +3048,9 @@ export const Round: MessageFns<Round> = {
       participations: globalThis.Array.isArray(object?.participations)
         ? object.participations.map((e: any) => Participation.fromJSON(e))
         : [],
+      verdicts: globalThis.Array.isArray(object?.verdicts)
+        ? object.verdicts.map((e: any) => Verdict.fromJSON(e))
+        : [],
     };
   },
 
@@ -3044,6 +3107,9 @@ export const Round: MessageFns<Round> = {
     if (message.participations?.length) {
       obj.participations = message.participations.map((e) => Participation.toJSON(e));
     }
+    if (message.verdicts?.length) {
+      obj.verdicts = message.verdicts.map((e) => Verdict.toJSON(e));
+    }
     return obj;
   },
 
@@ -3077,6 +3143,7 @@ export const Round: MessageFns<Round> = {
     message.bytesUp = object.bytesUp ?? 0;
     message.bytesDown = object.bytesDown ?? 0;
     message.participations = object.participations?.map((e) => Participation.fromPartial(e)) || [];
+    message.verdicts = object.verdicts?.map((e) => Verdict.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3162,6 +3229,653 @@ export const Round_SurvivorsEntry: MessageFns<Round_SurvivorsEntry> = {
     const message = createBaseRound_SurvivorsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseVerdict(): Verdict {
+  return { contributionId: "", clientId: "", bucket: 0, verdict: "", reason: "", scores: {} };
+}
+
+export const Verdict: MessageFns<Verdict> = {
+  encode(message: Verdict, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.contributionId !== "") {
+      writer.uint32(10).string(message.contributionId);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    if (message.bucket !== 0) {
+      writer.uint32(24).int32(message.bucket);
+    }
+    if (message.verdict !== "") {
+      writer.uint32(34).string(message.verdict);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    globalThis.Object.entries(message.scores).forEach(([key, value]: [string, number]) => {
+      Verdict_ScoresEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Verdict {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerdict();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.contributionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bucket = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.verdict = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = Verdict_ScoresEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.scores[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Verdict {
+    return {
+      contributionId: isSet(object.contributionId)
+        ? globalThis.String(object.contributionId)
+        : isSet(object.contribution_id)
+        ? globalThis.String(object.contribution_id)
+        : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      bucket: isSet(object.bucket) ? globalThis.Number(object.bucket) : 0,
+      verdict: isSet(object.verdict) ? globalThis.String(object.verdict) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      scores: isObject(object.scores)
+        ? (globalThis.Object.entries(object.scores) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: Verdict): unknown {
+    const obj: any = {};
+    if (message.contributionId !== "") {
+      obj.contributionId = message.contributionId;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.bucket !== 0) {
+      obj.bucket = Math.round(message.bucket);
+    }
+    if (message.verdict !== "") {
+      obj.verdict = message.verdict;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.scores) {
+      const entries = globalThis.Object.entries(message.scores) as [string, number][];
+      if (entries.length > 0) {
+        obj.scores = {};
+        entries.forEach(([k, v]) => {
+          obj.scores[k] = floatToJson(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Verdict>, I>>(base?: I): Verdict {
+    return Verdict.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Verdict>, I>>(object: I): Verdict {
+    const message = createBaseVerdict();
+    message.contributionId = object.contributionId ?? "";
+    message.clientId = object.clientId ?? "";
+    message.bucket = object.bucket ?? 0;
+    message.verdict = object.verdict ?? "";
+    message.reason = object.reason ?? "";
+    message.scores = (globalThis.Object.entries(object.scores ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseVerdict_ScoresEntry(): Verdict_ScoresEntry {
+  return { key: "", value: 0 };
+}
+
+export const Verdict_ScoresEntry: MessageFns<Verdict_ScoresEntry> = {
+  encode(message: Verdict_ScoresEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Verdict_ScoresEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerdict_ScoresEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Verdict_ScoresEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: Verdict_ScoresEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Verdict_ScoresEntry>, I>>(base?: I): Verdict_ScoresEntry {
+    return Verdict_ScoresEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Verdict_ScoresEntry>, I>>(object: I): Verdict_ScoresEntry {
+    const message = createBaseVerdict_ScoresEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseClientHistoryRequest(): ClientHistoryRequest {
+  return { clientId: "", limit: 0 };
+}
+
+export const ClientHistoryRequest: MessageFns<ClientHistoryRequest> = {
+  encode(message: ClientHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientHistoryRequest {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ClientHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClientHistoryRequest>, I>>(base?: I): ClientHistoryRequest {
+    return ClientHistoryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClientHistoryRequest>, I>>(object: I): ClientHistoryRequest {
+    const message = createBaseClientHistoryRequest();
+    message.clientId = object.clientId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseClientHistoryEntry(): ClientHistoryEntry {
+  return {
+    federationId: "",
+    roundId: "",
+    roundNumber: 0,
+    roundState: "",
+    startedAtMs: 0,
+    participation: undefined,
+    verdict: undefined,
+  };
+}
+
+export const ClientHistoryEntry: MessageFns<ClientHistoryEntry> = {
+  encode(message: ClientHistoryEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.federationId !== "") {
+      writer.uint32(10).string(message.federationId);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(18).string(message.roundId);
+    }
+    if (message.roundNumber !== 0) {
+      writer.uint32(24).uint32(message.roundNumber);
+    }
+    if (message.roundState !== "") {
+      writer.uint32(34).string(message.roundState);
+    }
+    if (message.startedAtMs !== 0) {
+      writer.uint32(40).uint64(message.startedAtMs);
+    }
+    if (message.participation !== undefined) {
+      Participation.encode(message.participation, writer.uint32(50).fork()).join();
+    }
+    if (message.verdict !== undefined) {
+      Verdict.encode(message.verdict, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientHistoryEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientHistoryEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.federationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.roundNumber = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.roundState = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.startedAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.participation = Participation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.verdict = Verdict.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientHistoryEntry {
+    return {
+      federationId: isSet(object.federationId)
+        ? globalThis.String(object.federationId)
+        : isSet(object.federation_id)
+        ? globalThis.String(object.federation_id)
+        : "",
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+      roundNumber: isSet(object.roundNumber)
+        ? globalThis.Number(object.roundNumber)
+        : isSet(object.round_number)
+        ? globalThis.Number(object.round_number)
+        : 0,
+      roundState: isSet(object.roundState)
+        ? globalThis.String(object.roundState)
+        : isSet(object.round_state)
+        ? globalThis.String(object.round_state)
+        : "",
+      startedAtMs: isSet(object.startedAtMs)
+        ? globalThis.Number(object.startedAtMs)
+        : isSet(object.started_at_ms)
+        ? globalThis.Number(object.started_at_ms)
+        : 0,
+      participation: isSet(object.participation) ? Participation.fromJSON(object.participation) : undefined,
+      verdict: isSet(object.verdict) ? Verdict.fromJSON(object.verdict) : undefined,
+    };
+  },
+
+  toJSON(message: ClientHistoryEntry): unknown {
+    const obj: any = {};
+    if (message.federationId !== "") {
+      obj.federationId = message.federationId;
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    if (message.roundNumber !== 0) {
+      obj.roundNumber = Math.round(message.roundNumber);
+    }
+    if (message.roundState !== "") {
+      obj.roundState = message.roundState;
+    }
+    if (message.startedAtMs !== 0) {
+      obj.startedAtMs = Math.round(message.startedAtMs);
+    }
+    if (message.participation !== undefined) {
+      obj.participation = Participation.toJSON(message.participation);
+    }
+    if (message.verdict !== undefined) {
+      obj.verdict = Verdict.toJSON(message.verdict);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClientHistoryEntry>, I>>(base?: I): ClientHistoryEntry {
+    return ClientHistoryEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClientHistoryEntry>, I>>(object: I): ClientHistoryEntry {
+    const message = createBaseClientHistoryEntry();
+    message.federationId = object.federationId ?? "";
+    message.roundId = object.roundId ?? "";
+    message.roundNumber = object.roundNumber ?? 0;
+    message.roundState = object.roundState ?? "";
+    message.startedAtMs = object.startedAtMs ?? 0;
+    message.participation = (object.participation !== undefined && object.participation !== null)
+      ? Participation.fromPartial(object.participation)
+      : undefined;
+    message.verdict = (object.verdict !== undefined && object.verdict !== null)
+      ? Verdict.fromPartial(object.verdict)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseClientHistory(): ClientHistory {
+  return { client: undefined, entries: [] };
+}
+
+export const ClientHistory: MessageFns<ClientHistory> = {
+  encode(message: ClientHistory, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.client !== undefined) {
+      Client.encode(message.client, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.entries) {
+      ClientHistoryEntry.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientHistory {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientHistory();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.client = Client.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.entries.push(ClientHistoryEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientHistory {
+    return {
+      client: isSet(object.client) ? Client.fromJSON(object.client) : undefined,
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => ClientHistoryEntry.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ClientHistory): unknown {
+    const obj: any = {};
+    if (message.client !== undefined) {
+      obj.client = Client.toJSON(message.client);
+    }
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => ClientHistoryEntry.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClientHistory>, I>>(base?: I): ClientHistory {
+    return ClientHistory.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClientHistory>, I>>(object: I): ClientHistory {
+    const message = createBaseClientHistory();
+    message.client = (object.client !== undefined && object.client !== null)
+      ? Client.fromPartial(object.client)
+      : undefined;
+    message.entries = object.entries?.map((e) => ClientHistoryEntry.fromPartial(e)) || [];
     return message;
   },
 };
@@ -4726,6 +5440,7 @@ function createBaseClient(): Client {
     lastSeenAtMs: 0,
     connected: false,
     capabilities: undefined,
+    scoredRounds: 0,
   };
 }
 
@@ -4757,6 +5472,9 @@ export const Client: MessageFns<Client> = {
     }
     if (message.capabilities !== undefined) {
       ClientCapabilities.encode(message.capabilities, writer.uint32(74).fork()).join();
+    }
+    if (message.scoredRounds !== 0) {
+      writer.uint32(80).uint32(message.scoredRounds);
     }
     return writer;
   },
@@ -4846,6 +5564,14 @@ export const Client: MessageFns<Client> = {
             message.capabilities = ClientCapabilities.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.scoredRounds = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4885,6 +5611,11 @@ export const Client: MessageFns<Client> = {
         : 0,
       connected: isSet(object.connected) ? globalThis.Boolean(object.connected) : false,
       capabilities: isSet(object.capabilities) ? ClientCapabilities.fromJSON(object.capabilities) : undefined,
+      scoredRounds: isSet(object.scoredRounds)
+        ? globalThis.Number(object.scoredRounds)
+        : isSet(object.scored_rounds)
+        ? globalThis.Number(object.scored_rounds)
+        : 0,
     };
   },
 
@@ -4917,6 +5648,9 @@ export const Client: MessageFns<Client> = {
     if (message.capabilities !== undefined) {
       obj.capabilities = ClientCapabilities.toJSON(message.capabilities);
     }
+    if (message.scoredRounds !== 0) {
+      obj.scoredRounds = Math.round(message.scoredRounds);
+    }
     return obj;
   },
 
@@ -4936,6 +5670,7 @@ export const Client: MessageFns<Client> = {
     message.capabilities = (object.capabilities !== undefined && object.capabilities !== null)
       ? ClientCapabilities.fromPartial(object.capabilities)
       : undefined;
+    message.scoredRounds = object.scoredRounds ?? 0;
     return message;
   },
 };
@@ -5329,6 +6064,16 @@ export const OperatorServiceService = {
     responseSerialize: (value: Client): Buffer => Buffer.from(Client.encode(value).finish()),
     responseDeserialize: (value: Buffer): Client => Client.decode(value),
   },
+  /** A client's rounds, newest first, with the verdict it was judged by (its own, or its bucket's). */
+  getClientHistory: {
+    path: "/fl.v1.OperatorService/GetClientHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClientHistoryRequest): Buffer => Buffer.from(ClientHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClientHistoryRequest => ClientHistoryRequest.decode(value),
+    responseSerialize: (value: ClientHistory): Buffer => Buffer.from(ClientHistory.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClientHistory => ClientHistory.decode(value),
+  },
   /** Chunked export of a committed model version (same framing as DownloadModel). */
   exportModel: {
     path: "/fl.v1.OperatorService/ExportModel" as const,
@@ -5358,6 +6103,8 @@ export interface OperatorServiceServer extends UntypedServiceImplementation {
   revokeClient: handleUnaryCall<ClientControlRequest, Client>;
   quarantineClient: handleUnaryCall<ClientControlRequest, Client>;
   releaseClient: handleUnaryCall<ClientControlRequest, Client>;
+  /** A client's rounds, newest first, with the verdict it was judged by (its own, or its bucket's). */
+  getClientHistory: handleUnaryCall<ClientHistoryRequest, ClientHistory>;
   /** Chunked export of a committed model version (same framing as DownloadModel). */
   exportModel: handleServerStreamingCall<ExportModelRequest, ModelChunk>;
 }
@@ -5576,6 +6323,22 @@ export interface OperatorServiceClient extends Client1 {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Client) => void,
+  ): ClientUnaryCall;
+  /** A client's rounds, newest first, with the verdict it was judged by (its own, or its bucket's). */
+  getClientHistory(
+    request: ClientHistoryRequest,
+    callback: (error: ServiceError | null, response: ClientHistory) => void,
+  ): ClientUnaryCall;
+  getClientHistory(
+    request: ClientHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClientHistory) => void,
+  ): ClientUnaryCall;
+  getClientHistory(
+    request: ClientHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClientHistory) => void,
   ): ClientUnaryCall;
   /** Chunked export of a committed model version (same framing as DownloadModel). */
   exportModel(request: ExportModelRequest, options?: Partial<CallOptions>): ClientReadableStream<ModelChunk>;
