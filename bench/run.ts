@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: measures training throughput, model transfer over loopback gRPC, round commit time, FedAvg
- * accumulation, secure aggregation and the privacy accountant, each against a baseline measured in the same run; prints one table per section
+ * accumulation, secure aggregation, the privacy accountant and the robust aggregation rules, each against a baseline measured in the same run; prints one table per section
  * on stdout (progress goes to stderr) and writes every figure to bench/results/<timestamp>.json and
  * bench/results/latest.json.
  *
@@ -14,6 +14,7 @@ import { runCommitSection } from './commit.js';
 import type { SectionResult } from './report.js';
 import { formatTable, machineInfo, writeResults } from './report.js';
 import { runPrivacySection } from './privacy.js';
+import { runRobustSection } from './robust.js';
 import { runSecaggSection } from './secagg.js';
 import { runTrainingSection } from './training.js';
 import { runTransferSection } from './transfer.js';
@@ -28,6 +29,7 @@ const SECTIONS: Readonly<Record<string, SectionRunner>> = {
   aggregation: runAggregationSection,
   secagg: runSecaggSection,
   privacy: runPrivacySection,
+  robust: runRobustSection,
 };
 
 const USAGE = `usage: node dist/bench/run.js [SECTION[,SECTION...]...] [--only SECTION[,SECTION...]]
