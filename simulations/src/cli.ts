@@ -5,6 +5,8 @@ import { subsetDataset } from '../../shared/src/core/data/dataset.js';
 import { createSeededRng, deriveSeed } from '../../shared/src/core/rng/rng.js';
 import { boolFlag, choiceFlag, numberFlag, parseFlags, requiredString, stringFlag } from '../../shared/src/cli/args.js';
 import { loadFashionMnist } from '../../shared/src/data/fashion-mnist.js';
+import { BUILTIN_AGGREGATION_RULES } from '../../shared/src/core/aggregation/builtin-rules.js';
+import { ATTACKS, chooseAttackers, parseAttackSpec } from './attacks/spec.js';
 import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './datasets/partition.js';
 import { writeIdxPair } from './datasets/idx-writer.js';
 import { DROPOUT_STAGES, SIMULATION_DEFAULTS } from './defaults.js';
@@ -63,6 +65,15 @@ of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart
   --no-baseline            a sweep without the run without DP
   --dp-noise Z             noise multiplier (default: calibrated to spend the budget over --rounds)
   --sampling-rate Q        Poisson sampling of the cohort with rate Q (privacy amplification); default a fixed cohort
+  --aggregation RULE       aggregation rule (default fedavg), one of
+                           ${BUILTIN_AGGREGATION_RULES.map((r) => r.name).join(', ')}
+  --rule-param K=V         a numeric parameter of the rule, e.g. f=1 for Krum (repeat, or K=V,K=V)
+  --attack NAME:FRACTION[:K=V,...]
+                           ⌈FRACTION·clients⌉ clients (a seeded choice) are attackers: real agents whose training
+                           step is malicious. The report names them, the verdicts' precision and recall at finding
+                           them, and for a backdoor its success rate on triggered held-out images. Colluding attacks
+                           pool only the attackers' own honest updates (they never see the others'). NAME:
+${ATTACKS.map((a) => `    ${a.name.padEnd(12)}${a.summary}${Object.keys(a.params).length > 0 ? `\n    ${''.padEnd(12)}K: ${Object.entries(a.params).map(([k, p]) => (p.default === undefined ? k : `${k}=${p.default}`)).join(', ')}` : ''}`).join('\n')}
 `;
 
 const SECAGG_DROPOUT_STAGES: readonly string[] = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'];
@@ -95,6 +106,27 @@ export function parseEpsilonList(value: string | undefined): number[] | null {
     budgets.push(e);
   }
   return budgets;
+}
+
+/** --aggregation RULE and its --rule-param K=V (repeated or comma-separated), validated by the rule itself. */
+export function parseAggregation(rule: string | undefined, ruleParams: readonly string[] | undefined): { aggregation: string; ruleParams: Record<string, number> } {
+  const name = rule ?? 'fedavg';
+  const found = BUILTIN_AGGREGATION_RULES.find((r) => r.name === name);
+  if (found === undefined) throw new CohortError('CONFIG_INVALID', `--aggregation: unknown rule "${name}"; known rules: ${BUILTIN_AGGREGATION_RULES.map((r) => r.name).join(', ')}`);
+  const params: Record<string, number> = {};
+  for (const item of (ruleParams ?? []).flatMap((p) => p.split(','))) {
+    const match = /^\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*(\S+)\s*$/.exec(item);
+    const value = Number(match?.[2]);
+    if (match === null || !Number.isFinite(value)) throw new CohortError('CONFIG_INVALID', `--rule-param: expected K=V with a number V, got "${item}"`);
+    if (match[1]! in params) throw new CohortError('CONFIG_INVALID', `--rule-param: ${match[1]} is given twice`);
+    params[match[1]!] = value;
+  }
+  try {
+    found.resolveParams(params);
+  } catch (error) {
+    throw new CohortError('CONFIG_INVALID', `--rule-param (${name}): ${(error as Error).message}`);
+  }
+  return { aggregation: name, ruleParams: params };
 }
 
 export async function simulateCommand(argv: string[]): Promise<number> {
@@ -134,6 +166,9 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     'dp-noise': { type: 'string' },
     'adaptive-clip': { type: 'string' },
     'sampling-rate': { type: 'string' },
+    aggregation: { type: 'string' },
+    'rule-param': { type: 'string', multiple: true },
+    attack: { type: 'string' },
     json: { type: 'boolean' },
     'keep-data': { type: 'boolean' },
     verbose: { type: 'boolean' },
@@ -186,7 +221,13 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     dpNoise: optionalNumber(args, 'dp-noise', { min: 1e-6, max: 1e6 }),
     samplingRate: optionalNumber(args, 'sampling-rate', { min: 1e-9, max: 1 }),
     adaptiveClipQuantile: optionalNumber(args, 'adaptive-clip', { min: 1e-6, max: 1 - 1e-6 }),
+    ...parseAggregation(stringFlag(args, 'aggregation'), args.values['rule-param'] as string[] | undefined),
+    ...(stringFlag(args, 'attack') === undefined ? {} : { attack: parseAttackSpec(stringFlag(args, 'attack')!) }),
   };
+  if (options.attack !== undefined) {
+    const attackers = chooseAttackers(options.attack.fraction, options.clients, options.seed).length;
+    if (attackers >= options.clients) throw new CohortError('CONFIG_INVALID', `--attack: ${attackers} attackers among ${options.clients} clients leave no honest client; lower the fraction`);
+  }
   const dpOnly = ['dp-epsilon', 'dp-delta', 'dp-noise'].find((f) => stringFlag(args, f) !== undefined);
   if (options.dp === 'distributed' && stringFlag(args, 'min-clients') === undefined) {
     // Clients size their noise share for minClients − 1 others: the closer it is to the survivors, the less excess noise.

@@ -1,4 +1,6 @@
 /** Simulation options and their defaults (kept apart from the harness so the CLI parses flags without loading TF.js). */
+import type { AttackSpec } from './attacks/spec.js';
+
 export interface SimulationOptions {
   clients: number;
   rounds: number;
@@ -55,6 +57,12 @@ export interface SimulationOptions {
   samplingRate?: number;
   /** Central mode: adaptive clipping to this quantile of update norms (undefined = a fixed clip norm). */
   adaptiveClipQuantile?: number;
+  /** Aggregation rule by name (fedavg, median, multi-krum ...; see shared/src/core/aggregation/builtin-rules.ts). */
+  aggregation: string;
+  /** The rule's numeric parameters (e.g. f for Krum). */
+  ruleParams: Record<string, number>;
+  /** The attack some clients mount (undefined = every client honest). */
+  attack?: AttackSpec;
 }
 
 /** Where a simulated dropout happens: any stage, or one of the round's stages. */
@@ -93,4 +101,6 @@ export const SIMULATION_DEFAULTS: SimulationOptions = {
   dp: 'off',
   dpEpsilon: 8,
   dpDelta: 1e-5,
+  aggregation: 'fedavg',
+  ruleParams: {},
 };

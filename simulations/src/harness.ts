@@ -14,7 +14,11 @@ import type { LabeledDataset } from '../../shared/src/core/data/dataset.js';
 import { subsetDataset } from '../../shared/src/core/data/dataset.js';
 import { createSeededRng, deriveSeed } from '../../shared/src/core/rng/rng.js';
 import { sha256 } from '../../shared/src/crypto/hash.js';
-import { cryptoReady } from '../../shared/src/crypto/sodium.js';
+import { cryptoReady, signingKeyPairFromSeed } from '../../shared/src/crypto/sodium.js';
+import { clientIdFromPublicKey } from '../../shared/src/protocol/identity.js';
+import { layoutFromProto } from '../../shared/src/protocol/mapping.js';
+import { bytesToFloat32 } from '../../shared/src/core/tensor/bytes.js';
+import { evaluateModel } from '../../client/src/training/index.js';
 import { loadFashionMnist } from '../../shared/src/data/fashion-mnist.js';
 import { packageRoot } from '../../shared/src/data/repo-root.js';
 import type { Round } from '../../shared/src/gen/fl/v1/operator.pb.js';
@@ -24,8 +28,10 @@ import type { FederationConfig, FederationConfigInput } from '../../coordinator/
 import { federationConfigToProto } from '../../coordinator/src/federation/spec-proto.js';
 import { OperatorClient } from '../../coordinator/src/operator-client.js';
 import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './datasets/partition.js';
-import type { ProgressDisplay, RoundReport, SimulationSummary } from './report/index.js';
-import type { WorkerClient, WorkerInput, WorkerMessage } from './worker.js';
+import { chooseAttackers, createCollusionBroker, flipLabels, poisonWithBackdoor, resolveAttackParams, triggeredTestSet } from './attacks/index.js';
+import type { AttackParamValue, CollusionBroker } from './attacks/index.js';
+import type { AttackReport, ProgressDisplay, RoundDetection, RoundReport, SimulationSummary } from './report/index.js';
+import type { HarnessMessage, WorkerAttack, WorkerClient, WorkerInput, WorkerMessage } from './worker.js';
 import type { SimulationOptions } from './defaults.js';
 
 export { SIMULATION_DEFAULTS } from './defaults.js';
@@ -62,6 +68,10 @@ export function checkSimulationOptions(o: SimulationOptions): void {
   need(o.cohortSize >= 0 && o.cohortSize <= o.clients, 'cohort-size', `must be at most --clients (${o.clients}), got ${o.cohortSize}`);
   need(o.minClients >= 1 && o.minClients <= (o.cohortSize || o.clients), 'min-clients', `must be in 1..${o.cohortSize || o.clients}, got ${o.minClients}`);
   parsePartitionSpec(o.partition);
+  if (o.attack !== undefined) {
+    const attackers = chooseAttackers(o.attack.fraction, o.clients, o.seed).length;
+    need(attackers < o.clients, 'attack', `${attackers} attackers among ${o.clients} clients leave no honest client; lower the fraction`);
+  }
 }
 
 /** Runs a whole simulated federation and returns its summary (the caller writes the report). */
@@ -75,6 +85,12 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
   const test = sample(dataset.test, options.testSize, createSeededRng(deriveSeed(options.seed, 'test-sample')));
   const partition = partitionBySpec(parsePartitionSpec(options.partition), train.labels, train.numClasses, options.clients, createSeededRng(deriveSeed(options.seed, 'partition')));
   io.log(`dataset: Fashion-MNIST from ${dataset.dir} (${dataset.origin}); ${train.count} training examples over ${options.clients} clients (${options.partition}), ${test.count} held-out`);
+  const cohortSize = options.cohortSize > 0 ? options.cohortSize : options.clients;
+  const attack = options.attack === undefined ? null : planAttack(options, cohortSize, train.numClasses);
+  const triggered = attack?.spec.name === 'backdoor' ? triggeredTestSet(test, { target: attack.params['target'] as number, size: attack.params['size'] as number }) : null;
+  if (attack !== null) {
+    io.log(`attack: ${attack.spec.name} by ${attack.indices.length} of ${options.clients} clients (${attack.indices.map((i) => i + 1).join(', ')})`);
+  }
 
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cohort-sim-'));
   const coordinator = await Coordinator.create({
@@ -92,6 +108,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
   const operator = new OperatorClient(info.address, info.adminToken);
   const workers: Worker[] = [];
   let stopWatch: (() => void) | null = null;
+  let broker: CollusionBroker | null = null;
   try {
     const config = simulationFederation(options);
     const federation = await operator.createFederation(federationConfigToProto(config), true);
@@ -154,9 +171,29 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
       token: tokens[i]!,
       identitySeed: sha256(`cohort-simulation/${options.seed}/client-${i}`),
       displayName: `sim-client-${String(i + 1).padStart(String(options.clients).length, '0')}`,
-      train: subsetDataset(train, indices),
+      train: attack?.indices.includes(i) === true ? poisonData(attack, subsetDataset(train, indices), options.seed, i) : subsetDataset(train, indices),
     }));
+    // Ids follow from the identity seeds (the agents derive the same ones when they enroll).
+    const clientIds = clients.map((c) => clientIdFromPublicKey(signingKeyPairFromSeed(c.identitySeed).publicKey));
+    const attackerIds = new Set(attack?.indices.map((i) => clientIds[i]!) ?? []);
     const workerCount = Math.max(1, Math.min(options.clients, options.workers > 0 ? options.workers : availableParallelism()));
+    const post = (clientIndex: number, message: HarnessMessage): void => workers[clientIndex % workerCount]?.postMessage(message);
+    broker =
+      attack?.spec.kind === 'colluding'
+        ? createCollusionBroker({
+            name: attack.spec.name,
+            params: attack.params,
+            members: async (roundId) => {
+              const round = await operator.getRound(roundId);
+              const selected = new Set(round.selected);
+              return { n: round.selected.length, attackers: attack.indices.filter((i) => selected.has(clientIds[i]!)) };
+            },
+            fallback: { n: cohortSize, attackers: attack.indices },
+            deliver: (clientIndex, roundId, result) => post(clientIndex, { type: 'attack-update', clientIndex, roundId, ...result }),
+            log: io.log,
+          })
+        : null;
+    const workerAttack: WorkerAttack | null = attack === null ? null : { name: attack.spec.name, kind: attack.spec.kind, params: attack.params, attackers: attack.indices };
     const backends = new Set<string>();
     const stopped: Promise<void>[] = [];
     for (let w = 0; w < workerCount; w++) {
@@ -169,6 +206,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
         dropoutStage: options.dropoutStage,
         secagg: options.secagg,
         verbose: options.verbose,
+        attack: workerAttack,
       };
       const worker = new Worker(workerUrl(), { workerData: input });
       workers.push(worker);
@@ -178,6 +216,8 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
             if (message.type === 'ready') backends.add(message.backend);
             else if (message.type === 'log') io.log(message.line);
             else if (message.type === 'fatal') io.log(`worker ${w}: ${message.message}`);
+            else if (message.type === 'attack-honest') broker?.report(message);
+            else if (message.type === 'round' && attack?.indices.includes(message.clientIndex) === true) broker?.roundDone(message.clientIndex, message.summary.roundId, message.summary.outcome);
           });
           worker.on('error', (error) => io.log(`worker ${w} crashed: ${error.message}`));
           worker.on('exit', () => resolve());
@@ -189,10 +229,32 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     const rounds = (await operator.listRounds(federation.id, 1000)).sort((a, b) => a.number - b.number);
     const final = await operator.getFederation(federation.id);
     const budget = options.dp === 'off' ? null : await operator.getPrivacyBudget(federation.id);
-    for (const worker of workers) worker.postMessage({ type: 'stop' });
+    for (const worker of workers) worker.postMessage({ type: 'stop' } satisfies HarnessMessage);
     await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 10_000))]);
 
     const reports = rounds.map(roundReport);
+    let attackReport: AttackReport | undefined;
+    if (attack !== null) {
+      rounds.forEach((r, i) => (reports[i]!.detection = r.state === 'committed' ? roundDetection(r, attackerIds) : null));
+      if (triggered !== null) {
+        io.log(`backdoor: measuring the attack success rate of ${reports.filter((r) => r.modelVersion !== null).length} committed models on ${triggered.count} triggered held-out images`);
+        for (const r of reports) {
+          if (r.modelVersion === null) {
+            r.attackSuccessRate = null;
+            continue;
+          }
+          const exported = await operator.exportModel(federation.id, r.modelVersion);
+          const result = await evaluateModel({
+            topologyJson: exported.header.topologyJson,
+            layout: layoutFromProto(exported.header.layout),
+            weights: bytesToFloat32(exported.bytes),
+            data: triggered,
+          });
+          r.attackSuccessRate = result.accuracy;
+        }
+      }
+      attackReport = await attackSummary(attack, clients, clientIds, reports, triggered?.count ?? null, broker, operator);
+    }
     const committed = reports.filter((r) => r.state === 'committed');
     const accuracies = committed.map((r) => r.accuracy).filter((a): a is number => a !== null);
     const finishedAt = new Date();
@@ -216,6 +278,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
         totalBytesUp: reports.reduce((n, r) => n + r.bytesUp, 0),
         totalBytesDown: reports.reduce((n, r) => n + r.bytesDown, 0),
         config: { ...options, dataDir: options.dataDir ?? null, federation: config, outcome, federationStatusReason: final.statusReason },
+        ...(attackReport === undefined ? {} : { attack: attackReport }),
         ...(budget === null
           ? {}
           : {
@@ -234,6 +297,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     };
   } finally {
     (stopWatch as (() => void) | null)?.();
+    (broker as CollusionBroker | null)?.close();
     await Promise.all(workers.map((w) => w.terminate().catch(() => undefined)));
     operator.close();
     await coordinator.stop('simulation finished');
@@ -270,12 +334,93 @@ export function simulationFederation(o: SimulationOptions): FederationConfig {
         : { mode: 'poisson', samplingRate: o.samplingRate, cohortSize: cohort, minClients: Math.min(o.minClients, cohort), minConnected: o.clients },
     deadlines: { configureMs: o.configureDeadlineMs, trainingMs: o.trainingDeadlineMs, stageMs: 60_000 },
     serverOptimizer: { kind: o.serverOptimizer, ...(o.serverLearningRate === undefined ? {} : { learningRate: o.serverLearningRate }) },
+    aggregation: { rule: o.aggregation, params: { ...o.ruleParams } },
     evaluation: { dataset: 'simulation-test', split: 'test' },
     rounds: o.rounds,
     selectionSeed: o.seed,
     maxConsecutiveAborts: 20,
   };
   return parseFederationConfig(input, 'simulation');
+}
+
+/** An attack as this run mounts it: the spec, its parameters with the run's defaults, and the attackers' indices. */
+interface PlannedAttack {
+  spec: NonNullable<SimulationOptions['attack']>;
+  params: Record<string, AttackParamValue>;
+  indices: number[];
+}
+
+function planAttack(options: SimulationOptions, cohortSize: number, numClasses: number): PlannedAttack {
+  const spec = options.attack!;
+  return { spec, params: resolveAttackParams(spec, { cohortSize, numClasses }), indices: chooseAttackers(spec.fraction, options.clients, options.seed) };
+}
+
+/** An attacker's training data: poisoned for the data attacks, as dealt otherwise. */
+function poisonData(attack: PlannedAttack, data: LabeledDataset, seed: number, clientIndex: number): LabeledDataset {
+  const p = attack.params;
+  if (attack.spec.name === 'label-flip') {
+    return flipLabels(data, p['source'] === undefined ? {} : { source: p['source'] as number, target: p['target'] as number });
+  }
+  if (attack.spec.name === 'backdoor') {
+    return poisonWithBackdoor(data, { target: p['target'] as number, poisonFraction: p['poison'] as number, size: p['size'] as number }, createSeededRng(deriveSeed(seed, `attack/backdoor/${clientIndex}`)));
+  }
+  return data;
+}
+
+/** Verdicts of a committed round against the known attackers; null when the round recorded none. */
+export function roundDetection(r: Pick<Round, 'participations'>, attackerIds: ReadonlySet<string>): RoundDetection | null {
+  const judged = r.participations.filter((p) => p.verdict !== '');
+  if (judged.length === 0) return null;
+  const flagged = judged.filter((p) => p.verdict === 'rejected' || p.verdict === 'down-weighted');
+  const attackers = judged.filter((p) => attackerIds.has(p.clientId)).length;
+  const truePositives = flagged.filter((p) => attackerIds.has(p.clientId)).length;
+  return {
+    judged: judged.length,
+    attackers,
+    flagged: flagged.length,
+    truePositives,
+    precision: flagged.length === 0 ? null : truePositives / flagged.length,
+    recall: attackers === 0 ? null : truePositives / attackers,
+  };
+}
+
+async function attackSummary(
+  attack: PlannedAttack,
+  clients: readonly WorkerClient[],
+  clientIds: readonly string[],
+  reports: readonly RoundReport[],
+  triggeredExamples: number | null,
+  broker: CollusionBroker | null,
+  operator: OperatorClient,
+): Promise<AttackReport> {
+  const detections = reports.map((r) => r.detection).filter((d): d is RoundDetection => d !== undefined && d !== null);
+  const sum = (key: 'attackers' | 'flagged' | 'truePositives'): number => detections.reduce((n, d) => n + d[key], 0);
+  const [attackers, flagged, truePositives] = [sum('attackers'), sum('flagged'), sum('truePositives')];
+  let reputation: AttackReport['reputation'] = null;
+  try {
+    const known = await operator.listClients();
+    const attackerIds = new Set(attack.indices.map((i) => clientIds[i]!));
+    const simulated = new Set(clientIds);
+    const group = (isAttacker: boolean): { mean: number; quarantined: number } => {
+      const members = known.filter((c) => simulated.has(c.id) && attackerIds.has(c.id) === isAttacker);
+      return { mean: members.length === 0 ? 0 : members.reduce((n, c) => n + c.reputation, 0) / members.length, quarantined: members.filter((c) => c.status === 'quarantined').length };
+    };
+    reputation = { attackers: group(true), benign: group(false) };
+  } catch {
+    reputation = null;
+  }
+  const committed = reports.filter((r) => r.state === 'committed');
+  return {
+    name: attack.spec.name,
+    kind: attack.spec.kind,
+    fraction: attack.spec.fraction,
+    params: { ...attack.params },
+    attackers: attack.indices.map((i) => ({ index: i, clientId: clientIds[i]!, displayName: clients[i]!.displayName })),
+    detection: detections.length === 0 ? null : { rounds: detections.length, attackers, flagged, truePositives, precision: flagged === 0 ? null : truePositives / flagged, recall: attackers === 0 ? null : truePositives / attackers },
+    ...(triggeredExamples === null ? {} : { finalAttackSuccessRate: committed.at(-1)?.attackSuccessRate ?? null, triggeredExamples }),
+    reputation,
+    ...(broker === null || broker.crafted.length === 0 ? {} : { meanPooled: broker.crafted.reduce((n, c) => n + c.pooled, 0) / broker.crafted.length }),
+  };
 }
 
 function sample(data: LabeledDataset, n: number, rng: ReturnType<typeof createSeededRng>): LabeledDataset {

@@ -6,10 +6,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { LabeledDataset } from '../../shared/src/core/data/dataset.js';
 import { createSeededRng, deriveSeed } from '../../shared/src/core/rng/rng.js';
 import { cryptoReady } from '../../shared/src/crypto/sodium.js';
-import { ClientAgent } from '../../client/src/agent.js';
-import type { AgentRoundSummary, InjectedFault } from '../../client/src/agent.js';
+import { CohortError } from '../../shared/src/core/errors.js';
+import { ClientAgent, clipTransform } from '../../client/src/agent.js';
+import type { AgentRoundSummary, InjectedFault, LocalTrainer } from '../../client/src/agent.js';
 import { createTfjsTrainer } from '../../client/src/tfjs-trainer.js';
 import type { AgentTask } from '../../client/src/transport/coordinator-client.js';
+import { createMaliciousTrainer, soloAttack } from './attacks/index.js';
+import type { AttackKind, AttackName, AttackParamValue, CollusionResult } from './attacks/index.js';
 import type { DropoutStage } from './defaults.js';
 
 export interface WorkerClient {
@@ -32,6 +35,16 @@ export interface WorkerInput {
   /** Secure aggregation on: 'any' includes its stages. */
   secagg: boolean;
   verbose: boolean;
+  /** The attack the attackers among this worker's clients mount (their data is already poisoned); null for none. */
+  attack: WorkerAttack | null;
+}
+
+/** An attack as a worker runs it: parameters resolved, attackers by client index. */
+export interface WorkerAttack {
+  name: AttackName;
+  kind: AttackKind;
+  params: Record<string, AttackParamValue>;
+  attackers: number[];
 }
 
 export type WorkerMessage =
@@ -39,7 +52,12 @@ export type WorkerMessage =
   | { type: 'round'; clientIndex: number; summary: AgentRoundSummary }
   | { type: 'log'; line: string }
   | { type: 'fatal'; message: string }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** A colluding attacker's honest (clipped) update, for the harness to pool. */
+  | { type: 'attack-honest'; clientIndex: number; roundId: string; deadlineMs: number; delta: Float32Array };
+
+/** Harness → worker: stop, or the crafted update of a colluding attacker. */
+export type HarnessMessage = { type: 'stop' } | ({ type: 'attack-update'; clientIndex: number; roundId: string } & CollusionResult);
 
 const FAULTS_BY_STAGE: Record<DropoutStage, InjectedFault[]> = {
   any: ['ignore-task', 'disconnect-before-training', 'disconnect-after-training'],
@@ -81,6 +99,42 @@ async function main(): Promise<void> {
     if (input.verbose) post({ type: 'log', line });
   };
   const trainer = await createTfjsTrainer(input.backend, log);
+  const colluding = new Map<string, { resolve: (delta: Float32Array) => void; reject: (error: Error) => void }>();
+  const attackers = new Set(input.attack?.attackers ?? []);
+  const trainerOf = (clientIndex: number): LocalTrainer => {
+    const attack = input.attack;
+    if (attack === null || !attackers.has(clientIndex)) return trainer;
+    if (attack.kind === 'colluding') {
+      return createMaliciousTrainer(trainer, (honest, task) => {
+        // Pooled as the coordinator would see it from a benign client: clipped to the plan.
+        const delta = clipTransform(honest, { task, metrics: {} });
+        const key = `${clientIndex}/${task.roundId}`;
+        const answer = new Promise<Float32Array>((resolve, reject) => {
+          const timer = setTimeout(
+            () => {
+              colluding.delete(key);
+              reject(new CohortError('DEADLINE_EXCEEDED', `round ${task.roundNumber}: no crafted update from the other attackers before the deadline`));
+            },
+            Math.max(0, task.deadlineMs - Date.now()),
+          );
+          colluding.set(key, {
+            resolve: (value) => {
+              clearTimeout(timer);
+              resolve(value);
+            },
+            reject: (error) => {
+              clearTimeout(timer);
+              reject(error);
+            },
+          });
+        });
+        port.postMessage({ type: 'attack-honest', clientIndex, roundId: task.roundId, deadlineMs: task.deadlineMs, delta } satisfies WorkerMessage, [delta.buffer as ArrayBuffer]);
+        return answer;
+      });
+    }
+    const solo = soloAttack(attack.name, attack.params, input.seed, clientIndex);
+    return solo === null ? trainer : createMaliciousTrainer(trainer, (honest, task: AgentTask) => solo(honest, task.roundNumber));
+  };
   const agents = input.clients.map(
     (client) =>
       new ClientAgent({
@@ -91,7 +145,7 @@ async function main(): Promise<void> {
         token: client.token,
         displayName: client.displayName,
         data: { train: client.train, test: null },
-        trainer,
+        trainer: trainerOf(client.index),
         rng: createSeededRng(deriveSeed(input.seed, `backoff/${client.index}`)),
         log: (line) => log(`${client.displayName}: ${line}`),
         reconnectBaseMs: 200,
@@ -103,8 +157,15 @@ async function main(): Promise<void> {
         onRoundDone: (summary) => post({ type: 'round', clientIndex: client.index, summary }),
       }),
   );
-  port.on('message', (message: { type: string }) => {
+  port.on('message', (message: HarnessMessage) => {
     if (message.type === 'stop') for (const agent of agents) agent.stop();
+    if (message.type === 'attack-update') {
+      const key = `${message.clientIndex}/${message.roundId}`;
+      const waiting = colluding.get(key);
+      colluding.delete(key);
+      if ('delta' in message) waiting?.resolve(message.delta);
+      else waiting?.reject(new CohortError('INTERNAL', message.error));
+    }
   });
   const runs = agents.map((agent, i) =>
     agent.run().catch((error: unknown) => post({ type: 'fatal', message: `${input.clients[i]!.displayName}: ${(error as Error).message}` })),

@@ -1,5 +1,5 @@
 /** Public surface of the simulation report: types, pure renderers, the report writer and the progress display. */
-export type { PrivacyReport, RoundReport, RoundState, SimulationSummary } from './types.js';
+export type { AttackReport, PrivacyReport, RoundDetection, RoundReport, RoundState, SimulationSummary } from './types.js';
 export type { AccuracyChartOptions, SimulationSummaryJson, SummaryTableOptions } from './render.js';
 export {
   SUMMARY_SCHEMA_VERSION,

@@ -290,3 +290,49 @@ describe('summaryToJson', () => {
     expect(() => JSON.stringify(json)).not.toThrow();
   });
 });
+
+describe('attack reporting', () => {
+  const detection = (tp: number) => ({ judged: 10, attackers: 2, flagged: 2, truePositives: tp, precision: tp / 2, recall: tp / 2 });
+  const attacked = (): SimulationSummary =>
+    summary([round(1, { detection: detection(1), attackSuccessRate: 0.25 }), round(2, { detection: detection(2), attackSuccessRate: 0.5 })], {
+      config: { aggregation: 'multi-krum', ruleParams: { f: 2 } },
+      attack: {
+        name: 'backdoor',
+        kind: 'data',
+        fraction: 0.2,
+        params: { target: 0, boost: 10 },
+        attackers: [
+          { index: 2, clientId: 'c-aa', displayName: 'sim-client-03' },
+          { index: 7, clientId: 'c-bb', displayName: 'sim-client-08' },
+        ],
+        detection: { rounds: 2, attackers: 4, flagged: 4, truePositives: 3, precision: 0.75, recall: 0.75 },
+        finalAttackSuccessRate: 0.5,
+        triggeredExamples: 900,
+        reputation: { attackers: { mean: 0.5, quarantined: 1 }, benign: { mean: 0.95, quarantined: 0 } },
+      },
+    });
+
+  it('the summary table names the attack, the attackers, the rule, detection, reputations and the backdoor success rate', () => {
+    const text = renderSummaryTable(attacked());
+    expect(text).toContain('attack: backdoor (data; target=0, boost=10) by 2 of 10 clients against multi-krum (f=2)');
+    expect(text).toContain('attackers: sim-client-03, sim-client-08');
+    expect(text).toContain('detection (rejected or down-weighted): precision 75.0%, recall 75.0% · 3 of 4 attacker contributions flagged, 4 flagged in all, over 2 rounds');
+    expect(text).toContain('reputation at the end: attackers 0.50 (1 quarantined), others 0.95 (0 quarantined)');
+    expect(text).toContain('backdoor success rate on 900 triggered held-out images: final 50.0% · per round 1: 25.0%, 2: 50.0%');
+  });
+
+  it('CSV and JSON carry the per-round success rate and detection; runs without an attack keep their shape', () => {
+    const rows = parseCsv(renderRoundsCsv(attacked().rounds));
+    const header = rows[0]!;
+    expect(header).toEqual(expect.arrayContaining(['attack_success_rate', 'detection_attackers', 'detection_flagged', 'detection_true_positives', 'detection_precision', 'detection_recall']));
+    expect(rows[1]![header.indexOf('detection_precision')]).toBe('0.5');
+    expect(rows[2]![header.indexOf('attack_success_rate')]).toBe('0.5');
+    const json = JSON.parse(JSON.stringify(summaryToJson(attacked()))) as SimulationSummary;
+    expect(json.attack?.attackers.map((a) => a.clientId)).toEqual(['c-aa', 'c-bb']);
+    expect(json.rounds[1]).toMatchObject({ attackSuccessRate: 0.5, detection: detection(2) });
+    const plain = summaryToJson(summary([round(1)]));
+    expect('attack' in plain).toBe(false);
+    expect('detection' in plain.rounds[0]!).toBe(false);
+    expect(renderSummaryTable(summary([round(1)]))).not.toContain('attack');
+  });
+});

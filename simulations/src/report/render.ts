@@ -5,7 +5,7 @@
 import { finiteOrNull, formatDuration, formatLoss, formatMegabytes, formatPercent, oneLine, styled } from './format.js';
 import { COLORS, axisFrame, centredMessage, chartHeading, escapeXml, gridLine, legendRow, lineSwatch, px, shortNumber, xTick } from './svg.js';
 import type { LegendItem, PlotArea } from './svg.js';
-import type { PrivacyReport, RoundReport, SimulationSummary } from './types.js';
+import type { AttackReport, PrivacyReport, RoundReport, SimulationSummary } from './types.js';
 
 export { escapeXml } from './svg.js';
 
@@ -65,6 +65,8 @@ export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
   const stages = dropoutStages(rounds);
   const trafficStages = trafficStagesOf(rounds);
   const withEpsilon = rounds.some((r) => r.epsilon !== null && r.epsilon !== undefined);
+  const withAsr = rounds.some((r) => r.attackSuccessRate !== undefined);
+  const withDetection = rounds.some((r) => r.detection !== undefined);
   const header = [
     'round',
     'state',
@@ -79,6 +81,8 @@ export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
     ...stages.map((s) => `dropouts_${s}`),
     ...trafficStages.flatMap((s) => [`bytes_up_per_client_${s}`, `bytes_down_per_client_${s}`]),
     ...(withEpsilon ? ['epsilon'] : []),
+    ...(withAsr ? ['attack_success_rate'] : []),
+    ...(withDetection ? ['detection_attackers', 'detection_flagged', 'detection_true_positives', 'detection_precision', 'detection_recall'] : []),
     'bytes_up',
     'bytes_down',
     'seconds',
@@ -103,6 +107,12 @@ export function renderRoundsCsv(rounds: readonly RoundReport[]): string {
         return t === undefined || t.clients === 0 ? ['', ''] : [csvNumber(Math.round(t.up / t.clients)), csvNumber(Math.round(t.down / t.clients))];
       }),
       ...(withEpsilon ? [csvNumber(r.epsilon ?? null)] : []),
+      ...(withAsr ? [csvNumber(r.attackSuccessRate ?? null)] : []),
+      ...(withDetection
+        ? r.detection === undefined || r.detection === null
+          ? ['', '', '', '', '']
+          : [r.detection.attackers, r.detection.flagged, r.detection.truePositives, r.detection.precision, r.detection.recall].map(csvNumber)
+        : []),
       csvNumber(r.bytesUp),
       csvNumber(r.bytesDown),
       csvNumber(r.seconds),
@@ -473,6 +483,7 @@ export function renderSummaryTable(summary: SimulationSummary, options: SummaryT
     );
   }
   if (summary.privacy !== undefined) out.push(...privacyLines(summary.privacy));
+  if (summary.attack !== undefined) out.push(...attackLines(summary.attack, summary));
   const traffic = trafficStagesOf(summary.rounds);
   if (traffic.length > 0) {
     out.push('secure aggregation, per client and round (mean over rounds; survivors of the stage; dropouts at it):');
@@ -496,6 +507,46 @@ export function renderSummaryTable(summary: SimulationSummary, options: SummaryT
   }
   if (summary.reportDir) out.push(`report: ${oneLine(summary.reportDir)}`);
   return `${out.join('\n')}\n`;
+}
+
+/** Share as a percentage with one decimal, or n/a. */
+function pct(value: number | null | undefined): string {
+  const p = formatPercent(value ?? null);
+  return p === null ? 'n/a' : `${p}%`;
+}
+
+/** The attack: who, what the rule's verdicts caught, reputations, and a backdoor's success rate per round. */
+export function attackLines(attack: AttackReport, summary: Pick<SimulationSummary, 'clients' | 'rounds' | 'config'>): string[] {
+  const params = Object.entries(attack.params).map(([k, v]) => `${k}=${v}`).join(', ');
+  const rule = typeof summary.config['aggregation'] === 'string' ? summary.config['aggregation'] : 'fedavg';
+  const ruleParams = summary.config['ruleParams'];
+  const ruleText = `${oneLine(rule)}${typeof ruleParams === 'object' && ruleParams !== null && Object.keys(ruleParams).length > 0 ? ` (${Object.entries(ruleParams).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` : ''}`;
+  const lines = [
+    `attack: ${oneLine(attack.name)} (${oneLine(attack.kind)}${params ? `; ${oneLine(params)}` : ''}) by ${attack.attackers.length} of ${summary.clients} clients against ${ruleText}` +
+      (attack.meanPooled === undefined ? '' : ` · pooled ${attack.meanPooled.toFixed(1)} honest updates per round`),
+    `attackers: ${attack.attackers.map((a) => oneLine(a.displayName)).join(', ')}`,
+  ];
+  const d = attack.detection;
+  if (d === null) {
+    lines.push('detection: no verdicts recorded (the rule judged no contribution)');
+  } else {
+    lines.push(
+      `detection (rejected or down-weighted): precision ${pct(d.precision)}, recall ${pct(d.recall)} · ${d.truePositives} of ${d.attackers} attacker contributions flagged, ` +
+        `${d.flagged} flagged in all, over ${d.rounds} round${d.rounds === 1 ? '' : 's'}`,
+    );
+  }
+  if (attack.reputation !== null) {
+    const r = attack.reputation;
+    lines.push(`reputation at the end: attackers ${r.attackers.mean.toFixed(2)} (${r.attackers.quarantined} quarantined), others ${r.benign.mean.toFixed(2)} (${r.benign.quarantined} quarantined)`);
+  }
+  if (attack.finalAttackSuccessRate !== undefined) {
+    const perRound = summary.rounds.filter((r) => r.attackSuccessRate !== undefined && r.attackSuccessRate !== null);
+    lines.push(
+      `backdoor success rate on ${attack.triggeredExamples ?? 0} triggered held-out images: final ${pct(attack.finalAttackSuccessRate)}` +
+        (perRound.length > 0 ? ` · per round ${perRound.map((r) => `${r.round}: ${pct(r.attackSuccessRate)}`).join(', ')}` : ''),
+    );
+  }
+  return lines;
 }
 
 function formatKilobytes(bytes: number): string {
@@ -530,6 +581,8 @@ export function roundToJson(r: RoundReport): RoundReport {
     bytesDown: r.bytesDown,
     seconds: r.seconds,
     modelVersion: r.modelVersion,
+    ...(r.attackSuccessRate === undefined ? {} : { attackSuccessRate: finiteOrNull(r.attackSuccessRate) }),
+    ...(r.detection === undefined ? {} : { detection: r.detection === null ? null : { ...r.detection } }),
   };
 }
 
@@ -603,5 +656,6 @@ export function summaryToJson(summary: SimulationSummary): SimulationSummaryJson
     rounds: summary.rounds.map(roundToJson),
     config: jsonSafe(summary.config) as Record<string, unknown>,
     ...(summary.privacy === undefined ? {} : { privacy: { ...summary.privacy, clientEpsilons: summary.privacy.clientEpsilons.map((c) => ({ ...c })) } }),
+    ...(summary.attack === undefined ? {} : { attack: jsonSafe(summary.attack) as AttackReport }),
   };
 }

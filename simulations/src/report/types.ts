@@ -45,6 +45,56 @@ export interface RoundReport {
   seconds: number;
   /** Model version committed by this round; null when aborted. */
   modelVersion: number | null;
+  /**
+   * Backdoor runs: the fraction of triggered held-out images (true label ≠ target) the committed model classifies as
+   * the target, 0..1; null for an aborted round. Absent without a backdoor.
+   */
+  attackSuccessRate?: number | null;
+  /** Runs with an attack: how well the aggregation rule's verdicts singled out the attackers; null without verdicts. */
+  detection?: RoundDetection | null;
+}
+
+/**
+ * Detection quality of one round: a client counts as flagged when the rule rejected or down-weighted its
+ * contribution. Precision = attackers among the flagged; recall = flagged among the attackers judged.
+ */
+export interface RoundDetection {
+  /** Clients with a verdict this round. */
+  judged: number;
+  /** Attackers among them. */
+  attackers: number;
+  /** Clients rejected or down-weighted. */
+  flagged: number;
+  /** Attackers among the flagged. */
+  truePositives: number;
+  /** truePositives / flagged; null when nobody was flagged. */
+  precision: number | null;
+  /** truePositives / attackers; null when no attacker was judged. */
+  recall: number | null;
+}
+
+/** The attack a run simulated (cohort simulate --attack). */
+export interface AttackReport {
+  /** Attack name, e.g. `sign-flip`. */
+  name: string;
+  /** update, colluding or data. */
+  kind: string;
+  /** Fraction of clients asked for; the attackers are ⌈fraction · clients⌉ of them. */
+  fraction: number;
+  /** Parameters as used, defaults included. */
+  params: Record<string, number | string>;
+  /** The attackers: client index (0-based), coordinator client id, display name. */
+  attackers: { index: number; clientId: string; displayName: string }[];
+  /** Over all rounds with verdicts (sums of the per-round counts); null when no round had verdicts. */
+  detection: (Omit<RoundDetection, 'judged'> & { rounds: number }) | null;
+  /** Backdoor: attack success rate after the last committed round; absent for other attacks. */
+  finalAttackSuccessRate?: number | null;
+  /** Backdoor: triggered held-out images the rate is measured on. */
+  triggeredExamples?: number;
+  /** Reputation at the end of the run (mean) and quarantined clients, attackers against the others; null if unread. */
+  reputation: { attackers: { mean: number; quarantined: number }; benign: { mean: number; quarantined: number } } | null;
+  /** Colluding attacks: the mean number of honest updates the attackers pooled per round. */
+  meanPooled?: number;
 }
 
 /** Traffic of one protocol stage in one round. */
@@ -98,6 +148,8 @@ export interface SimulationSummary {
    * cohort is accounted with q = 1), and for local DP each client's own ε over the rounds it joined. Absent without DP.
    */
   privacy?: PrivacyReport;
+  /** The simulated attack; absent for a run without one. */
+  attack?: AttackReport;
   /** Start of the run, ISO 8601. */
   startedAt: string;
   /** End of the run, ISO 8601. */
