@@ -13,9 +13,10 @@ export function thrown(fn: () => unknown): unknown {
   throw new Error('expected the call to throw');
 }
 
-/** Runs fn and checks it throws CohortError `code` with a message matching `message`. */
-export function expectCohortError(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
+/** Runs fn and checks it throws CohortError `code` with a message matching `message` (a string must match exactly). */
+export function expectCohortError(fn: () => unknown, code: ErrorCode, message?: RegExp | string): void {
   const caught = thrown(fn);
   expect(isCohortError(caught, code), `expected CohortError ${code}, got ${String(caught)}`).toBe(true);
-  if (message !== undefined) expect((caught as Error).message).toMatch(message);
+  if (typeof message === 'string') expect((caught as Error).message).toBe(message);
+  else if (message !== undefined) expect((caught as Error).message).toMatch(message);
 }

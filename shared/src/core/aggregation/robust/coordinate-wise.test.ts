@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../errors.js';
-import { isCohortError } from '../../errors.js';
+import { expectCohortError } from '../../../../../test/helpers/errors.js';
+import { expectClose, runRule as aggregate } from '../../../../../test/helpers/aggregation.js';
 import type { Rng } from '../../rng/index.js';
 import { createSeededRng, normal, shuffleInPlace, uniformInt } from '../../rng/index.js';
-import type { AggregationRule, RuleParams } from '../rules.js';
-import type { AggregateResult, Contribution } from '../types.js';
+import type { RuleParams } from '../rules.js';
+import type { Contribution } from '../types.js';
 import { centeredClipRule, createColumnSorter, medianOf, medianRule, normBoundRule, trimmedMeanRule, weightedQuantile } from './coordinate-wise.js';
 
 const f32 = (...xs: number[]): Float32Array => new Float32Array(xs);
@@ -13,29 +13,8 @@ function contribution(id: string, delta: Float32Array, weight = 1): Contribution
   return { id, clientIds: [id], delta, weight };
 }
 
-/** Runs one round of `rule` with `params` (resolved first) over `items`, in the order given. */
-function aggregate(rule: AggregationRule, params: RuleParams, items: readonly Contribution[]): AggregateResult {
-  const acc = rule.createAccumulator({ dimension: items[0]!.delta.length, params: rule.resolveParams(params), rng: undefined });
-  for (const c of items) acc.add(c);
-  return acc.finish();
-}
 
-function expectCohortError(fn: () => unknown, code: ErrorCode, message: RegExp | string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isCohortError(caught, code), `expected CohortError ${code}, got ${String(caught)}`).toBe(true);
-  if (typeof message === 'string') expect((caught as Error).message).toBe(message);
-  else expect((caught as Error).message).toMatch(message);
-}
 
-function expectClose(actual: ArrayLike<number>, expected: readonly number[], tolerance = 1e-6): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) expect(Math.abs(actual[i]! - expected[i]!), `element ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(tolerance);
-}
 
 /**
  * The reference set, n = 7, f = 2, equal weights: five honest vectors and two attackers (r5, r6).

@@ -1,35 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../errors.js';
-import { isCohortError } from '../../errors.js';
+import { expectCohortError } from '../../../../../test/helpers/errors.js';
+import { expectClose, runRule as aggregate } from '../../../../../test/helpers/aggregation.js';
 import { createSeededRng, normal } from '../../rng/index.js';
-import type { AggregationRule, RuleParams } from '../rules.js';
-import type { AggregateResult, Contribution } from '../types.js';
+import type { Contribution } from '../types.js';
 import { bulyanRule, DISTANCE_BASED_RULES, geometricMedianRule, krumRule, multiKrumRule, pairwiseSquaredDistances } from './distance-based.js';
 
 const c = (id: string, delta: readonly number[], weight = 1): Contribution => ({ id, clientIds: [id], delta: Float32Array.from(delta), weight });
 
-function aggregate(rule: AggregationRule, params: RuleParams, items: readonly Contribution[]): AggregateResult {
-  const acc = rule.createAccumulator({ dimension: items[0]!.delta.length, params: rule.resolveParams(params), rng: undefined });
-  for (const item of items) acc.add(item);
-  return acc.finish();
-}
 
-function expectCohortError(fn: () => unknown, code: ErrorCode, message: RegExp | string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isCohortError(caught, code), `expected CohortError ${code}, got ${String(caught)}`).toBe(true);
-  if (typeof message === 'string') expect((caught as Error).message).toBe(message);
-  else expect((caught as Error).message).toMatch(message);
-}
 
-function expectClose(actual: ArrayLike<number>, expected: readonly number[], tolerance = 1e-6): void {
-  expect(actual.length).toBe(expected.length);
-  for (let j = 0; j < expected.length; j++) expect(Math.abs(actual[j]! - expected[j]!), `coordinate ${j}: ${actual[j]} vs ${expected[j]}`).toBeLessThanOrEqual(tolerance);
-}
 
 /** The brief's reference set: five honest vectors and two far ones, equal weights. */
 const REFERENCE: readonly (readonly number[])[] = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../errors.js';
-import { isCohortError } from '../../errors.js';
+import { expectCohortError } from '../../../../../test/helpers/errors.js';
+import { expectRelativeClose as expectClose, runRule } from '../../../../../test/helpers/aggregation.js';
 import { createSeededRng, normal } from '../../rng/index.js';
 import type { Rng } from '../../rng/index.js';
 import type { AggregationRule, RuleParams } from '../rules.js';
@@ -10,6 +10,8 @@ import { createFlTrustRule, createFoolsGoldRule, createInMemoryFoolsGoldHistory,
 const f32 = (...xs: number[]): Float32Array => Float32Array.from(xs);
 
 const c = (id: string, delta: readonly number[], weight = 1, clientIds: string[] = [id]): Contribution => ({ id, clientIds, delta: Float32Array.from(delta), weight });
+
+const aggregate = (rule: AggregationRule, items: readonly Contribution[], params: RuleParams = {}, rng?: Rng): AggregateResult => runRule(rule, params, items, rng);
 
 /** The reference set (n = 7, f = 2): five honest updates, then two attackers. */
 const REFERENCE: number[][] = [
@@ -22,31 +24,8 @@ const REFERENCE: number[][] = [
   [-40, 60, -80],
 ];
 
-function aggregate(rule: AggregationRule, contributions: readonly Contribution[], params: RuleParams = {}, rng?: Rng): AggregateResult {
-  const acc = rule.createAccumulator({ dimension: contributions[0]!.delta.length, params: rule.resolveParams(params), rng });
-  for (const x of contributions) acc.add(x);
-  return acc.finish();
-}
 
-function expectCohortError(fn: () => unknown, code: ErrorCode, message: RegExp | string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isCohortError(caught, code), `expected CohortError ${code}, got ${String(caught)}`).toBe(true);
-  if (typeof message === 'string') expect((caught as Error).message).toBe(message);
-  else expect((caught as Error).message).toMatch(message);
-}
 
-/** |a_i − b_i| ≤ tol · max(1, |b_i|) for every i. */
-function expectClose(actual: ArrayLike<number>, expected: readonly number[], tol = 1e-6): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!), `element ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected[i]!)));
-  }
-}
 
 const verdictsOf = (result: AggregateResult): string[] => result.verdicts.map((v) => v.verdict);
 const score = (result: AggregateResult, i: number, name: string): number => result.verdicts[i]!.scores[name]!;
