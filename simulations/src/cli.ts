@@ -22,6 +22,9 @@ Runs a real federation on this machine: a coordinator on an ephemeral loopback p
 database, and --clients client agents in worker threads, each a real gRPC client training with TF.js on its share
 of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart, summary) and prints a summary.
 
+  cohort simulate matrix --attacks LIST --defenses LIST [flags]
+                           attacks × defenses, one simulation per cell, into a table and a heat map (its own --help)
+
   --clients N              client agents (default ${d.clients})
   --rounds R               committed rounds to run (default ${d.rounds})
   --seed S                 seeds partition, initial model, client identities, selection, dropouts (default ${d.seed})
@@ -130,6 +133,7 @@ export function parseAggregation(rule: string | undefined, ruleParams: readonly 
 }
 
 export async function simulateCommand(argv: string[]): Promise<number> {
+  if (argv[0] === 'matrix') return (await import('./matrix.js')).matrixCommand(argv.slice(1));
   const args = parseFlags(argv, {
     clients: { type: 'string' },
     rounds: { type: 'string' },

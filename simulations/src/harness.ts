@@ -114,7 +114,9 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     const federation = await operator.createFederation(federationConfigToProto(config), true);
     io.log(`coordinator on ${info.address}; federation ${config.name}: ${config.rounds} rounds, ${config.selection.cohortSize} clients per round, ${options.model}, ${config.serverOptimizer.kind}`);
 
-    // Watch events over gRPC, as an operator would.
+    // Watch events over gRPC, as an operator would. A commit emits its quarantines just before round.committed.
+    const quarantinedIn = new Map<string, string[]>();
+    let quarantinedPending: string[] = [];
     const finished = new Promise<'completed' | 'failed' | 'budget-exhausted'>((resolve, reject) => {
       let stage = '';
       // The display counts committed rounds (an aborted attempt is retried under the same display number).
@@ -139,7 +141,12 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
             done = m['uploaded'] ?? done;
             expected = (m['selected'] ?? expected) - (m['dropouts'] ?? 0);
             break;
+          case 'client.quarantined':
+            quarantinedPending.push(event.clientId);
+            return;
           case 'round.committed':
+            quarantinedIn.set(event.roundId, quarantinedPending);
+            quarantinedPending = [];
             stage = 'committed';
             committed++;
             lastAccuracy = m['eval_accuracy'] ?? lastAccuracy;
@@ -218,6 +225,8 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
             else if (message.type === 'fatal') io.log(`worker ${w}: ${message.message}`);
             else if (message.type === 'attack-honest') broker?.report(message);
             else if (message.type === 'round' && attack?.indices.includes(message.clientIndex) === true) broker?.roundDone(message.clientIndex, message.summary.roundId, message.summary.outcome);
+            // Its agents have stopped: the thread itself is terminated below, which is quicker than waiting for it to exit.
+            else if (message.type === 'stopped') resolve();
           });
           worker.on('error', (error) => io.log(`worker ${w} crashed: ${error.message}`));
           worker.on('exit', () => resolve());
@@ -230,7 +239,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     const final = await operator.getFederation(federation.id);
     const budget = options.dp === 'off' ? null : await operator.getPrivacyBudget(federation.id);
     for (const worker of workers) worker.postMessage({ type: 'stop' } satisfies HarnessMessage);
-    await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 10_000))]);
+    await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 10_000).unref())]);
 
     const reports = rounds.map(roundReport);
     let attackReport: AttackReport | undefined;
@@ -254,6 +263,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
         }
       }
       attackReport = await attackSummary(attack, clients, clientIds, reports, triggered?.count ?? null, broker, operator);
+      attackReport.quarantinedByRound = quarantineByRound(rounds, quarantinedIn, attackerIds);
     }
     const committed = reports.filter((r) => r.state === 'committed');
     const accuracies = committed.map((r) => r.accuracy).filter((a): a is number => a !== null);
@@ -382,6 +392,20 @@ export function roundDetection(r: Pick<Round, 'participations'>, attackerIds: Re
     precision: flagged.length === 0 ? null : truePositives / flagged.length,
     recall: attackers === 0 ? null : truePositives / attackers,
   };
+}
+
+/** Clients quarantined so far after each round (cumulative), attackers against the others, in round order. */
+export function quarantineByRound(
+  rounds: readonly Pick<Round, 'id' | 'number'>[],
+  quarantinedIn: ReadonlyMap<string, readonly string[]>,
+  attackerIds: ReadonlySet<string>,
+): NonNullable<AttackReport['quarantinedByRound']> {
+  const seen = new Set<string>();
+  return rounds.map((r) => {
+    for (const id of quarantinedIn.get(r.id) ?? []) seen.add(id);
+    const attackers = [...seen].filter((id) => attackerIds.has(id)).length;
+    return { round: r.number, attackers, benign: seen.size - attackers };
+  });
 }
 
 async function attackSummary(

@@ -348,7 +348,8 @@ describe('scheduler with adaptive clipping', () => {
 
 describe('scheduler with reputation and quarantine', () => {
   it('refuses an update above the declared clip before aggregation, records why, and quarantines a client that keeps doing it', async () => {
-    const config = testConfig({ rounds: 8, plan: { clipNorm: 1 } });
+    // minConnected 3: the quarantined client stays connected, so the last rounds still start with the other two.
+    const config = testConfig({ rounds: 8, plan: { clipNorm: 1 }, selection: { minConnected: 3 } });
     const h = harness({ config });
     for (const id of ['c1', 'c2']) h.connect(id, honest(() => rampDelta(0.01), 10));
     let attackerTasks = 0;

@@ -146,12 +146,11 @@ export class Scheduler {
   /** Resolves true once enough eligible clients are connected, false when stopped first. */
   private async waitForClients(federation: FederationRecord, runtime: FederationRuntime, signal: AbortSignal): Promise<boolean> {
     const { selection } = runtime.config;
-    const needed = Math.max(selection.minConnected, selection.minClients);
     while (!signal.aborted) {
-      const eligible = this.deps.gateway
-        .connected()
-        .filter((c) => !this.deps.hub.isBusy(c.clientId) && isEligible(c, runtime.config, runtime.inputShape, this.deps.store.getClient(c.clientId)?.status));
-      if (eligible.length >= needed) return true;
+      // minConnected counts connected clients (a quarantined one is still connected); minClients counts eligible ones.
+      const idle = this.deps.gateway.connected().filter((c) => !this.deps.hub.isBusy(c.clientId));
+      const eligible = idle.filter((c) => isEligible(c, runtime.config, runtime.inputShape, this.deps.store.getClient(c.clientId)?.status));
+      if (eligible.length >= selection.minClients && idle.length >= selection.minConnected) return true;
       const current = this.deps.store.getFederation(federation.id);
       if (current === null || current.status !== 'running') return false;
       await sleep(this.pollMs, signal);

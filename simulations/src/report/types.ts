@@ -93,6 +93,11 @@ export interface AttackReport {
   triggeredExamples?: number;
   /** Reputation at the end of the run (mean) and quarantined clients, attackers against the others; null if unread. */
   reputation: { attackers: { mean: number; quarantined: number }; benign: { mean: number; quarantined: number } } | null;
+  /**
+   * Clients quarantined by the end of each round (cumulative), attackers against the others, in the order of the
+   * rounds; absent when not tracked.
+   */
+  quarantinedByRound?: { round: number; attackers: number; benign: number }[];
   /** Colluding attacks: the mean number of honest updates the attackers pooled per round. */
   meanPooled?: number;
 }
