@@ -9,7 +9,7 @@ import { BUILTIN_AGGREGATION_RULES } from '../../shared/src/core/aggregation/bui
 import { ATTACKS, chooseAttackers, parseAttackSpec } from './attacks/spec.js';
 import { parsePartitionSpec, partitionBySpec, stratifiedSample } from './datasets/partition.js';
 import { writeIdxPair } from './datasets/idx-writer.js';
-import { DROPOUT_STAGES, SIMULATION_DEFAULTS } from './defaults.js';
+import { DROPOUT_STAGES, SIMULATION_DEFAULTS, SIMULATION_RUN_FLAGS } from './defaults.js';
 import type { SimulationOptions } from './defaults.js';
 import { createProgressDisplay, renderSummaryTable, renderSweepTable, summaryToJson, sweepRowOf, sweepRunDirName, sweepToJson, writeReport, writeSweepReport } from './report/index.js';
 import type { SweepRow } from './report/index.js';
@@ -135,34 +135,8 @@ export function parseAggregation(rule: string | undefined, ruleParams: readonly 
 export async function simulateCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'matrix') return (await import('./matrix.js')).matrixCommand(argv.slice(1));
   const args = parseFlags(argv, {
-    clients: { type: 'string' },
-    rounds: { type: 'string' },
-    seed: { type: 'string' },
-    partition: { type: 'string' },
-    dropout: { type: 'string' },
-    model: { type: 'string' },
-    epochs: { type: 'string' },
-    'batch-size': { type: 'string' },
-    lr: { type: 'string' },
-    optimizer: { type: 'string' },
-    'server-optimizer': { type: 'string' },
-    'server-lr': { type: 'string' },
-    'cohort-size': { type: 'string' },
-    'min-clients': { type: 'string' },
-    'train-size': { type: 'string' },
-    'test-size': { type: 'string' },
-    'data-dir': { type: 'string' },
-    workers: { type: 'string' },
-    backend: { type: 'string' },
-    'report-dir': { type: 'string' },
-    'training-deadline': { type: 'string' },
-    'clip-norm': { type: 'string' },
+    ...SIMULATION_RUN_FLAGS,
     secagg: { type: 'boolean' },
-    'secagg-neighbours': { type: 'string' },
-    'secagg-threshold': { type: 'string' },
-    'secagg-buckets': { type: 'string' },
-    'min-bucket-size': { type: 'string' },
-    'secagg-clamp': { type: 'string' },
     dp: { type: 'string' },
     'dp-epsilon': { type: 'string' },
     'no-baseline': { type: 'boolean' },
@@ -173,10 +147,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     aggregation: { type: 'string' },
     'rule-param': { type: 'string', multiple: true },
     attack: { type: 'string' },
-    json: { type: 'boolean' },
     'keep-data': { type: 'boolean' },
-    verbose: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (boolFlag(args, 'help')) {
     process.stdout.write(SIMULATE_HELP);

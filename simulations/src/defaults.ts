@@ -1,4 +1,5 @@
 /** Simulation options and their defaults (kept apart from the harness so the CLI parses flags without loading TF.js). */
+import type { FlagSpec } from '../../shared/src/cli/args.js';
 import type { AttackSpec } from './attacks/spec.js';
 
 export interface SimulationOptions {
@@ -103,4 +104,38 @@ export const SIMULATION_DEFAULTS: SimulationOptions = {
   dpDelta: 1e-5,
   aggregation: 'fedavg',
   ruleParams: {},
+};
+
+/** Flags every simulation run takes, shared by `cohort simulate` and `cohort simulate matrix`. */
+export const SIMULATION_RUN_FLAGS: FlagSpec = {
+  clients: { type: 'string' },
+  rounds: { type: 'string' },
+  seed: { type: 'string' },
+  partition: { type: 'string' },
+  dropout: { type: 'string' },
+  model: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  optimizer: { type: 'string' },
+  'server-optimizer': { type: 'string' },
+  'server-lr': { type: 'string' },
+  'cohort-size': { type: 'string' },
+  'min-clients': { type: 'string' },
+  'train-size': { type: 'string' },
+  'test-size': { type: 'string' },
+  'data-dir': { type: 'string' },
+  workers: { type: 'string' },
+  backend: { type: 'string' },
+  'report-dir': { type: 'string' },
+  'training-deadline': { type: 'string' },
+  'clip-norm': { type: 'string' },
+  'secagg-neighbours': { type: 'string' },
+  'secagg-threshold': { type: 'string' },
+  'secagg-buckets': { type: 'string' },
+  'min-bucket-size': { type: 'string' },
+  'secagg-clamp': { type: 'string' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 };

@@ -14,7 +14,7 @@ import type { ParsedArgs } from '../../shared/src/cli/args.js';
 import { ATTACK_NAMES, attackerCount, parseAttackSpec, resolveAttackParams } from './attacks/spec.js';
 import type { AttackSpec } from './attacks/spec.js';
 import { parsePartitionSpec } from './datasets/partition.js';
-import { SIMULATION_DEFAULTS } from './defaults.js';
+import { SIMULATION_DEFAULTS, SIMULATION_RUN_FLAGS } from './defaults.js';
 import type { SimulationOptions } from './defaults.js';
 import { parseDropout } from './cli.js';
 import { createProgressDisplay, writeReport } from './report/index.js';
@@ -271,41 +271,12 @@ export function cellOptions(base: SimulationOptions, mode: MatrixMode, defense: 
 
 export async function matrixCommand(argv: string[]): Promise<number> {
   const args = parseFlags(argv, {
+    ...SIMULATION_RUN_FLAGS,
     attacks: { type: 'string', multiple: true },
     defenses: { type: 'string', multiple: true },
     fraction: { type: 'string' },
     modes: { type: 'string' },
     'no-clean': { type: 'boolean' },
-    clients: { type: 'string' },
-    rounds: { type: 'string' },
-    seed: { type: 'string' },
-    partition: { type: 'string' },
-    dropout: { type: 'string' },
-    model: { type: 'string' },
-    epochs: { type: 'string' },
-    'batch-size': { type: 'string' },
-    lr: { type: 'string' },
-    optimizer: { type: 'string' },
-    'server-optimizer': { type: 'string' },
-    'server-lr': { type: 'string' },
-    'cohort-size': { type: 'string' },
-    'min-clients': { type: 'string' },
-    'train-size': { type: 'string' },
-    'test-size': { type: 'string' },
-    'data-dir': { type: 'string' },
-    workers: { type: 'string' },
-    backend: { type: 'string' },
-    'training-deadline': { type: 'string' },
-    'clip-norm': { type: 'string' },
-    'secagg-neighbours': { type: 'string' },
-    'secagg-threshold': { type: 'string' },
-    'secagg-buckets': { type: 'string' },
-    'min-bucket-size': { type: 'string' },
-    'secagg-clamp': { type: 'string' },
-    'report-dir': { type: 'string' },
-    json: { type: 'boolean' },
-    verbose: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (boolFlag(args, 'help')) {
     process.stdout.write(MATRIX_HELP);
