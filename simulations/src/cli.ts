@@ -81,7 +81,7 @@ ${ATTACKS.map((a) => `    ${a.name.padEnd(12)}${a.summary}${Object.keys(a.params
 
 const SECAGG_DROPOUT_STAGES: readonly string[] = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'];
 
-function optionalNumber(args: Parameters<typeof stringFlag>[0], name: string, limits: Parameters<typeof numberFlag>[3]): number | undefined {
+export function optionalNumber(args: Parameters<typeof stringFlag>[0], name: string, limits: Parameters<typeof numberFlag>[3]): number | undefined {
   return stringFlag(args, name) === undefined ? undefined : numberFlag(args, name, 0, limits);
 }
 
@@ -132,6 +132,46 @@ export function parseAggregation(rule: string | undefined, ruleParams: readonly 
   return { aggregation: name, ruleParams: params };
 }
 
+/** The options every simulation run reads from the shared run flags (SIMULATION_RUN_FLAGS), with the caller's defaults. */
+export function parseRunOptions(
+  args: Parameters<typeof stringFlag>[0],
+  defaults: { clients: number; minClientsFlag: number; partition: string },
+): Omit<SimulationOptions, 'keepData' | 'secagg' | 'minBucketSize' | 'dp' | 'dpEpsilon' | 'dpDelta' | 'aggregation' | 'ruleParams'> {
+  const dropout = parseDropout(stringFlag(args, 'dropout'));
+  const partition = stringFlag(args, 'partition') ?? defaults.partition;
+  parsePartitionSpec(partition);
+  return {
+    clients: numberFlag(args, 'clients', defaults.clients, { min: defaults.minClientsFlag, max: 2000, integer: true }),
+    rounds: numberFlag(args, 'rounds', d.rounds, { min: 1, max: 100_000, integer: true }),
+    seed: numberFlag(args, 'seed', d.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
+    partition,
+    dropout: dropout.rate,
+    dropoutStage: dropout.stage,
+    model: choiceFlag(args, 'model', ['fmnist-cnn', 'fmnist-mlp'] as const, d.model),
+    epochs: numberFlag(args, 'epochs', d.epochs, { min: 1, max: 1000, integer: true }),
+    batchSize: numberFlag(args, 'batch-size', d.batchSize, { min: 1, max: 65536, integer: true }),
+    optimizer: choiceFlag(args, 'optimizer', ['sgd', 'momentum', 'adam'] as const, d.optimizer),
+    learningRate: numberFlag(args, 'lr', d.learningRate, { min: 1e-9, max: 100 }),
+    serverOptimizer: choiceFlag(args, 'server-optimizer', ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const, d.serverOptimizer),
+    serverLearningRate: optionalNumber(args, 'server-lr', { min: 1e-9, max: 100 }),
+    cohortSize: numberFlag(args, 'cohort-size', d.cohortSize, { min: 0, max: 2000, integer: true }),
+    minClients: numberFlag(args, 'min-clients', d.minClients, { min: 1, max: 2000, integer: true }),
+    trainSize: numberFlag(args, 'train-size', d.trainSize, { min: 0, integer: true }),
+    testSize: numberFlag(args, 'test-size', d.testSize, { min: 0, integer: true }),
+    dataDir: stringFlag(args, 'data-dir'),
+    workers: numberFlag(args, 'workers', d.workers, { min: 0, max: 64, integer: true }),
+    backend: choiceFlag(args, 'backend', ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, d.backend),
+    trainingDeadlineMs: numberFlag(args, 'training-deadline', d.trainingDeadlineMs / 1000, { min: 1, max: 86_400 }) * 1000,
+    configureDeadlineMs: d.configureDeadlineMs,
+    verbose: boolFlag(args, 'verbose'),
+    clipNorm: numberFlag(args, 'clip-norm', 0, { min: 0, max: 1e6 }),
+    secaggNeighbours: optionalNumber(args, 'secagg-neighbours', { min: 1, max: 2000, integer: true }),
+    secaggThreshold: optionalNumber(args, 'secagg-threshold', { min: 1, max: 2000, integer: true }),
+    secaggBuckets: optionalNumber(args, 'secagg-buckets', { min: 1, max: 2000, integer: true }),
+    secaggClamp: optionalNumber(args, 'secagg-clamp', { min: 1e-9, max: 1e6 }),
+  };
+}
+
 export async function simulateCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'matrix') return (await import('./matrix.js')).matrixCommand(argv.slice(1));
   const args = parseFlags(argv, {
@@ -153,43 +193,12 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     process.stdout.write(SIMULATE_HELP);
     return 0;
   }
-  const dropout = parseDropout(stringFlag(args, 'dropout'));
-  const partition = stringFlag(args, 'partition') ?? d.partition;
-  parsePartitionSpec(partition);
-  const serverLr = stringFlag(args, 'server-lr') === undefined ? undefined : numberFlag(args, 'server-lr', 1, { min: 1e-9, max: 100 });
   const sweepBudgets = parseEpsilonList(stringFlag(args, 'dp-epsilon'));
   const options: SimulationOptions = {
-    clients: numberFlag(args, 'clients', d.clients, { min: 1, max: 2000, integer: true }),
-    rounds: numberFlag(args, 'rounds', d.rounds, { min: 1, max: 100_000, integer: true }),
-    seed: numberFlag(args, 'seed', d.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
-    partition,
-    dropout: dropout.rate,
-    dropoutStage: dropout.stage,
-    model: choiceFlag(args, 'model', ['fmnist-cnn', 'fmnist-mlp'] as const, d.model),
-    epochs: numberFlag(args, 'epochs', d.epochs, { min: 1, max: 1000, integer: true }),
-    batchSize: numberFlag(args, 'batch-size', d.batchSize, { min: 1, max: 65536, integer: true }),
-    optimizer: choiceFlag(args, 'optimizer', ['sgd', 'momentum', 'adam'] as const, d.optimizer),
-    learningRate: numberFlag(args, 'lr', d.learningRate, { min: 1e-9, max: 100 }),
-    serverOptimizer: choiceFlag(args, 'server-optimizer', ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const, d.serverOptimizer),
-    serverLearningRate: serverLr,
-    cohortSize: numberFlag(args, 'cohort-size', d.cohortSize, { min: 0, max: 2000, integer: true }),
-    minClients: numberFlag(args, 'min-clients', d.minClients, { min: 1, max: 2000, integer: true }),
-    trainSize: numberFlag(args, 'train-size', d.trainSize, { min: 0, integer: true }),
-    testSize: numberFlag(args, 'test-size', d.testSize, { min: 0, integer: true }),
-    dataDir: stringFlag(args, 'data-dir'),
-    workers: numberFlag(args, 'workers', d.workers, { min: 0, max: 64, integer: true }),
-    backend: choiceFlag(args, 'backend', ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, d.backend),
-    trainingDeadlineMs: numberFlag(args, 'training-deadline', d.trainingDeadlineMs / 1000, { min: 1, max: 86_400 }) * 1000,
-    configureDeadlineMs: d.configureDeadlineMs,
+    ...parseRunOptions(args, { clients: d.clients, minClientsFlag: 1, partition: d.partition }),
     keepData: boolFlag(args, 'keep-data'),
-    verbose: boolFlag(args, 'verbose'),
-    clipNorm: numberFlag(args, 'clip-norm', 0, { min: 0, max: 1e6 }),
     secagg: boolFlag(args, 'secagg'),
-    secaggNeighbours: optionalNumber(args, 'secagg-neighbours', { min: 1, max: 2000, integer: true }),
-    secaggThreshold: optionalNumber(args, 'secagg-threshold', { min: 1, max: 2000, integer: true }),
-    secaggBuckets: optionalNumber(args, 'secagg-buckets', { min: 1, max: 2000, integer: true }),
     minBucketSize: optionalNumber(args, 'min-bucket-size', { min: 2, max: 2000, integer: true }),
-    secaggClamp: optionalNumber(args, 'secagg-clamp', { min: 1e-9, max: 1e6 }),
     dp: choiceFlag(args, 'dp', ['off', 'central', 'distributed', 'local'] as const, 'off'),
     dpEpsilon: sweepBudgets?.[0] ?? numberFlag(args, 'dp-epsilon', d.dpEpsilon, { min: 1e-6, max: 1e6 }),
     dpDelta: numberFlag(args, 'dp-delta', d.dpDelta, { min: 1e-300, max: 0.999999 }),

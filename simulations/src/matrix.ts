@@ -9,14 +9,13 @@ import { createSeededRng, deriveSeed, normal } from '../../shared/src/core/rng/r
 import { bucketCount } from '../../shared/src/core/secagg/graph.js';
 import { BUILTIN_AGGREGATION_RULES } from '../../shared/src/core/aggregation/builtin-rules.js';
 import type { AggregationRule } from '../../shared/src/core/aggregation/rules.js';
-import { boolFlag, choiceFlag, numberFlag, parseFlags, stringFlag } from '../../shared/src/cli/args.js';
+import { boolFlag, numberFlag, parseFlags, stringFlag } from '../../shared/src/cli/args.js';
 import type { ParsedArgs } from '../../shared/src/cli/args.js';
 import { ATTACK_NAMES, attackerCount, parseAttackSpec, resolveAttackParams } from './attacks/spec.js';
 import type { AttackSpec } from './attacks/spec.js';
-import { parsePartitionSpec } from './datasets/partition.js';
 import { SIMULATION_DEFAULTS, SIMULATION_RUN_FLAGS } from './defaults.js';
 import type { SimulationOptions } from './defaults.js';
-import { parseDropout } from './cli.js';
+import { parseRunOptions } from './cli.js';
 import { createProgressDisplay, writeReport } from './report/index.js';
 import { formatDuration } from './report/format.js';
 import { CLEAN, emptyCell, matrixCellDir, matrixCellOf, matrixToJson, renderMatrixMarkdown, writeMatrixReport } from './report/matrix.js';
@@ -205,10 +204,6 @@ export function contributionsPerRound(options: Pick<SimulationOptions, 'clients'
   return bucketCount(cohort, { minBucketSize: options.minBucketSize ?? MATRIX_DEFAULTS.minBucketSize, buckets: options.secaggBuckets });
 }
 
-function optionalNumber(args: ParsedArgs, name: string, limits: Parameters<typeof numberFlag>[3]): number | undefined {
-  return stringFlag(args, name) === undefined ? undefined : numberFlag(args, name, 0, limits);
-}
-
 function listFlag(args: ParsedArgs, name: string): string[] {
   const value = args.values[name];
   return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
@@ -216,41 +211,11 @@ function listFlag(args: ParsedArgs, name: string): string[] {
 
 /** The options every cell shares, from the flags (no attack, no secure aggregation, FedAvg: the cells set those). */
 function baseOptions(args: ParsedArgs): SimulationOptions {
-  const dropout = parseDropout(stringFlag(args, 'dropout'));
-  const partition = stringFlag(args, 'partition') ?? MATRIX_DEFAULTS.partition;
-  parsePartitionSpec(partition);
   return {
-    clients: numberFlag(args, 'clients', MATRIX_DEFAULTS.clients, { min: 2, max: 2000, integer: true }),
-    rounds: numberFlag(args, 'rounds', d.rounds, { min: 1, max: 100_000, integer: true }),
-    seed: numberFlag(args, 'seed', d.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
-    partition,
-    dropout: dropout.rate,
-    dropoutStage: dropout.stage,
-    model: choiceFlag(args, 'model', ['fmnist-cnn', 'fmnist-mlp'] as const, d.model),
-    epochs: numberFlag(args, 'epochs', d.epochs, { min: 1, max: 1000, integer: true }),
-    batchSize: numberFlag(args, 'batch-size', d.batchSize, { min: 1, max: 65536, integer: true }),
-    optimizer: choiceFlag(args, 'optimizer', ['sgd', 'momentum', 'adam'] as const, d.optimizer),
-    learningRate: numberFlag(args, 'lr', d.learningRate, { min: 1e-9, max: 100 }),
-    serverOptimizer: choiceFlag(args, 'server-optimizer', ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const, d.serverOptimizer),
-    serverLearningRate: optionalNumber(args, 'server-lr', { min: 1e-9, max: 100 }),
-    cohortSize: numberFlag(args, 'cohort-size', d.cohortSize, { min: 0, max: 2000, integer: true }),
-    minClients: numberFlag(args, 'min-clients', d.minClients, { min: 1, max: 2000, integer: true }),
-    trainSize: numberFlag(args, 'train-size', d.trainSize, { min: 0, integer: true }),
-    testSize: numberFlag(args, 'test-size', d.testSize, { min: 0, integer: true }),
-    dataDir: stringFlag(args, 'data-dir'),
-    workers: numberFlag(args, 'workers', d.workers, { min: 0, max: 64, integer: true }),
-    backend: choiceFlag(args, 'backend', ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, d.backend),
-    trainingDeadlineMs: numberFlag(args, 'training-deadline', d.trainingDeadlineMs / 1000, { min: 1, max: 86_400 }) * 1000,
-    configureDeadlineMs: d.configureDeadlineMs,
+    ...parseRunOptions(args, { clients: MATRIX_DEFAULTS.clients, minClientsFlag: 2, partition: MATRIX_DEFAULTS.partition }),
     keepData: false,
-    verbose: boolFlag(args, 'verbose'),
-    clipNorm: numberFlag(args, 'clip-norm', 0, { min: 0, max: 1e6 }),
     secagg: false,
-    secaggNeighbours: optionalNumber(args, 'secagg-neighbours', { min: 1, max: 2000, integer: true }),
-    secaggThreshold: optionalNumber(args, 'secagg-threshold', { min: 1, max: 2000, integer: true }),
-    secaggBuckets: optionalNumber(args, 'secagg-buckets', { min: 1, max: 2000, integer: true }),
     minBucketSize: numberFlag(args, 'min-bucket-size', MATRIX_DEFAULTS.minBucketSize, { min: 2, max: 2000, integer: true }),
-    secaggClamp: optionalNumber(args, 'secagg-clamp', { min: 1e-9, max: 1e6 }),
     dp: 'off',
     dpEpsilon: d.dpEpsilon,
     dpDelta: d.dpDelta,
