@@ -367,8 +367,8 @@ async function clientsCommand(argv: string[]): Promise<number> {
       const list = await client.listClients();
       print(args, list, () =>
         table(
-          ['id', 'name', 'status', 'reputation', 'connected', 'backend', 'examples', 'last seen'],
-          list.map((c) => [c.id, c.displayName, c.status, c.reputation.toFixed(3), c.connected ? 'yes' : 'no', c.capabilities?.backend ?? '', String(c.capabilities?.numExamples ?? 0), c.lastSeenAtMs ? new Date(c.lastSeenAtMs).toISOString() : '-']),
+          ['id', 'name', 'status', 'reputation', 'suspicion', 'connected', 'backend', 'examples', 'last seen'],
+          list.map((c) => [c.id, c.displayName, c.status, c.reputation.toFixed(3), c.suspicion.toFixed(2), c.connected ? 'yes' : 'no', c.capabilities?.backend ?? '', String(c.capabilities?.numExamples ?? 0), c.lastSeenAtMs ? new Date(c.lastSeenAtMs).toISOString() : '-']),
         ),
       );
       return 0;
@@ -381,7 +381,7 @@ async function clientsCommand(argv: string[]): Promise<number> {
       const c = history.client!;
       print(args, history, () =>
         [
-          `client ${c.id} (${c.displayName}): ${c.status}${c.statusReason ? ` (${c.statusReason})` : ''}; reputation ${c.reputation.toFixed(3)} after ${c.scoredRounds} scored rounds`,
+          `client ${c.id} (${c.displayName}): ${c.status}${c.statusReason ? ` (${c.statusReason})` : ''}; reputation ${c.reputation.toFixed(3)}, suspicion z ${c.suspicion.toFixed(2)} after ${c.scoredRounds} scored rounds`,
           '',
           table(
             ['federation', 'round', 'state', 'stage', 'dropped', 'verdict', 'contribution', 'reason'],

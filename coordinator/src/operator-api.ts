@@ -272,8 +272,6 @@ export class OperatorApi {
     if (existing.status === 'revoked' && status !== 'revoked') {
       throw new CohortError('FAILED_PRECONDITION', `client ${clientId} is revoked; revocation is final (enroll the node again with a new token)`);
     }
-    // Released from quarantine: a fresh start, or the next bad round would quarantine it again at once.
-    if (status === 'active' && existing.status === 'quarantined') this.deps.store.setClientReputation(clientId, 1);
     const updated = this.deps.store.setClientStatus(clientId, status, reason.length > 0 ? reason : null, this.deps.now(), ACTOR);
     const type = status === 'revoked' ? 'client.revoked' : status === 'quarantined' ? 'client.quarantined' : 'client.released';
     this.deps.events.emit({ type, clientId, message: `client ${clientId} ${status}${reason ? `: ${reason}` : ''}` });

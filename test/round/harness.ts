@@ -111,6 +111,8 @@ export interface HarnessOptions {
   /** Create the federation and its model version 0 (default true; false when reopening). */
   createFederation?: boolean;
   inputShape?: readonly number[] | null;
+  /** The coordinator's secure-aggregation randomness (bucket permutation seeds); default the OS CSPRNG. */
+  secaggRandomBytes?: (length: number) => Uint8Array;
 }
 
 /** Everything a round needs, wired as the coordinator wires it, minus gRPC. */
@@ -142,7 +144,7 @@ export class Harness {
     this.gateway = new InMemoryGateway({ hub: this.hub, models: this.models });
     this.events = new EventBus(Date.now);
     this.events.subscribe((event) => this.eventLog.push(event));
-    this.deps = { store: this.store, gateway: this.gateway, hub: this.hub, models: this.models, events: this.events, evaluator: null, now: Date.now, log, secaggCrypto: createSecAggCrypto() };
+    this.deps = { store: this.store, gateway: this.gateway, hub: this.hub, models: this.models, events: this.events, evaluator: null, now: Date.now, log, secaggCrypto: createSecAggCrypto({ randomBytes: options.secaggRandomBytes }) };
     if (options.createFederation ?? true) {
       const file = this.store.modelFiles.put(float32ToBytes(initialWeights()));
       this.store.createFederation(

@@ -10,7 +10,8 @@ afterEach(() => {
 
 describe('robust aggregation in rounds', () => {
   it('multi-krum keeps the honest updates, rejects sign-flipped scaled ones, and quarantines their senders', async () => {
-    const config = testConfig({ rounds: 6, aggregation: { rule: 'multi-krum', params: { f: 1, m: 3 } }, selection: { cohortSize: 5, minClients: 5 } });
+    // Rejected 2 of 5 (p = 0.4): z = 0.6k / √(0.24k + ½) reaches 2.5 in the 6th round.
+    const config = testConfig({ rounds: 6, aggregation: { rule: 'multi-krum', params: { f: 1, m: 3 } }, selection: { cohortSize: 5, minClients: 5 }, reputation: { quarantineZ: 2.5 } });
     const h = new Harness({ config });
     harnesses.push(h);
     for (const id of ['h1', 'h2', 'h3']) h.connect(id, honest(() => rampDelta(0.01), 10));

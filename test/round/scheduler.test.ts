@@ -364,14 +364,20 @@ describe('scheduler with reputation and quarantine', () => {
     scheduler.ensureRunning(FEDERATION_ID);
     await h.waitForEvent('federation.completed');
 
-    // 0.8^5 = 0.33 stays above 0.3, 0.8^6 = 0.26 does not: quarantined in its 6th round, never selected after.
-    expect(attackerTasks).toBe(6);
+    // Rejected alone among 3 (p = ⅓): z = ⅔k / √(2k/9 + ½) is 2.95 at k = 6 and 3.25 at k = 7, so it is quarantined in
+    // its 7th round and never selected after.
+    expect(attackerTasks).toBe(7);
     const attacker = h.store.getClient('c3')!;
     expect(attacker.status).toBe('quarantined');
-    expect(attacker.reputation).toBeCloseTo(0.8 ** 6, 12);
-    expect(attacker.statusReason).toMatch(/^reputation 0\.262 fell below 0\.3 after 6 scored rounds; last: rejected in round 6 of federation .*refused before aggregation: .*update L2 norm .* is above the declared clip norm 1/);
+    expect(attacker.reputation).toBeCloseTo(0.8 ** 7, 12);
+    expect(attacker.suspicion).toBeCloseTo((14 / 3) / Math.sqrt(14 / 9 + 0.5), 9);
+    expect(attacker.statusReason).toMatch(
+      /^suspicion z 3\.25 reached 3 after 7 scored rounds \(fared worse than its rounds' average by 4\.67 rejections; reputation 0\.210\); last: rejected in round 7 of federation .*refused before aggregation: .*update L2 norm .* is above the declared clip norm 1/,
+    );
     expect(h.eventLog.filter((e) => e.type === 'client.quarantined').map((e) => e.clientId)).toEqual(['c3']);
     for (const id of ['c1', 'c2']) expect(h.store.getClient(id)).toMatchObject({ status: 'active', reputation: 1, scoredRounds: 8 });
+    // Better than their rounds' average: negative suspicion.
+    expect(h.store.getClient('c1')!.suspicion).toBeLessThan(-1);
     const first = h.store.listRounds(FEDERATION_ID).at(-1)!;
     const verdicts = h.store.listVerdicts(first.id);
     expect(verdicts.find((v) => v.clientId === 'c3')).toMatchObject({ verdict: 'rejected', reason: expect.stringMatching(/^refused before aggregation: update L2 norm/) });

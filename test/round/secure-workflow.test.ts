@@ -14,8 +14,8 @@ import { encodeSkellamInput } from '../../shared/src/core/dp/skellam.js';
 import { spendingAfter, dpPlanOf, roundRdp } from '../../coordinator/src/privacy/budget.js';
 import { DEFAULT_RDP_ORDERS, epsilonFromRdp } from '../../shared/src/core/dp/rdp.js';
 import type { InMemoryClient, InMemoryClientHandler } from '../../coordinator/src/round/index.js';
-import { D, FEDERATION_ID, Harness, endsOf, fedAvgByHand, initialWeights, maxAbsDiff, testConfig } from './harness.js';
-import type { ConfigOverrides } from './harness.js';
+import { D, FEDERATION_ID, Harness, endsOf, eventually, fedAvgByHand, initialWeights, maxAbsDiff, rampDelta, testConfig } from './harness.js';
+import type { ConfigOverrides, HarnessOptions } from './harness.js';
 
 beforeAll(async () => {
   await cryptoReady();
@@ -26,7 +26,7 @@ afterEach(() => {
   for (const h of harnesses.splice(0)) h.close();
 });
 
-function secureHarness(overrides: ConfigOverrides = {}): Harness {
+function secureHarness(overrides: ConfigOverrides = {}, options: Omit<HarnessOptions, 'config'> = {}): Harness {
   const config = testConfig({
     plan: { clipNorm: 1 },
     secagg: { enabled: true, ...overrides.secagg },
@@ -34,7 +34,7 @@ function secureHarness(overrides: ConfigOverrides = {}): Harness {
     selection: { cohortSize: 6, minClients: 3, ...overrides.selection },
     deadlines: { configureMs: 200, trainingMs: 3000, stageMs: 1500, ...overrides.deadlines },
   });
-  const h = new Harness({ config });
+  const h = new Harness({ ...options, config });
   harnesses.push(h);
   return h;
 }
@@ -200,6 +200,54 @@ describe('bucketed mode', () => {
     expect(verdicts.map((v) => v.bucket).sort()).toEqual([0, 1]);
     expect(h.store.getRound(result.round.id)!.metrics['secagg_buckets']).toBe(2);
   });
+});
+
+describe('group testing under bucketed secure aggregation', () => {
+  it('quarantines 20% sign-flip attackers within 16 rounds from bucket verdicts alone, and no honest client', async () => {
+    // 25 clients in re-drawn buckets of 2 (12 buckets; 10 once the 5 attackers are out, still enough for multi-krum
+    // with f = 3, which needs more than 8); multi-krum over the bucket means. A bucket holding an attacker is
+    // near 0 (one of each) or reversed (two), far from the honest buckets; which clients sent what is never seen.
+    const seeded = createSeededRng(11);
+    const h = secureHarness({
+      rounds: 16,
+      selection: { cohortSize: 25, minClients: 20 },
+      secagg: { enabled: true, bucketed: true, minBucketSize: 2 },
+      aggregation: { rule: 'multi-krum', params: { f: 3 } },
+      deadlines: { configureMs: 500, trainingMs: 5000, stageMs: 3000 },
+    }, {
+      // Bucket permutations from a seeded source, so the test replays (the coordinator uses the OS CSPRNG).
+      secaggRandomBytes: (n) => Uint8Array.from({ length: n }, () => seeded.nextUint32() & 0xff),
+    });
+    const base = rampDelta(0.01);
+    const honestDelta = (i: number): Float32Array => Float32Array.from(base, (b, j) => b + 0.002 * (((i * 7 + j * 3) % 11) - 5));
+    const ids = Array.from({ length: 25 }, (_, i) => secureClient(h, i, { delta: i < 5 ? honestDelta(i).map((x) => -x) : honestDelta(i), numExamples: 10 }).id);
+    const attackers = new Set(ids.slice(0, 5));
+    const scheduler = h.scheduler();
+    scheduler.ensureRunning(FEDERATION_ID);
+    await h.waitForEvent('federation.completed', () => true, 80_000);
+    await eventually(() => !scheduler.isRunning(FEDERATION_ID), 'the loop has ended');
+
+    const quarantined = h.eventLog.filter((e) => e.type === 'client.quarantined').map((e) => e.clientId!);
+    expect(new Set(quarantined)).toEqual(attackers);
+    for (const id of ids) {
+      const client = h.store.getClient(id)!;
+      expect(client.status, id).toBe(attackers.has(id) ? 'quarantined' : 'active');
+      if (attackers.has(id)) expect(client.suspicion).toBeGreaterThanOrEqual(3);
+      else expect(client.suspicion).toBeLessThan(3);
+    }
+    // Only bucket sums were judged: every verdict names a bucket of at least 2 clients, never a single client.
+    for (const round of h.store.listRounds(FEDERATION_ID)) {
+      for (const v of h.store.listVerdicts(round.id)) {
+        expect(v.clientId).toBeNull();
+        expect(v.bucket).not.toBeNull();
+      }
+    }
+    // Once the attackers are out, every bucket is honest: the last round rejects only the f buckets multi-krum must.
+    const [last] = h.store.listRounds(FEDERATION_ID);
+    expect(last!.number).toBe(16);
+    expect(h.store.getRound(last!.id)!.metrics['secagg_buckets']).toBe(10);
+
+  }, 120_000);
 });
 
 describe('a secure round with distributed differential privacy', () => {

@@ -135,6 +135,7 @@ export function describeCoordinatorStore(name: string, open: () => StoreUnderTes
           statusReason: null,
           reputation: 1,
           scoredRounds: 0,
+          suspicion: 0,
           enrolledAt: T0 + 5,
           lastSeenAt: T0 + 5,
           capabilities: capabilities(),
@@ -230,10 +231,13 @@ export function describeCoordinatorStore(name: string, open: () => StoreUnderTes
 
       it('changes client status with an audit entry; unknown clients are CLIENT_NOT_FOUND', () => {
         enroll(store, 1);
+        store.setClientReputation('c1', 0.2);
         const quarantined = store.setClientStatus('c1', 'quarantined', 'flagged in 3 rounds', T0 + 50, COORDINATOR);
+        expect(quarantined.reputation).toBe(0.2);
         expect(quarantined).toMatchObject({ status: 'quarantined', statusReason: 'flagged in 3 rounds' });
         expect(store.listAudit().at(-1)).toMatchObject({ at: T0 + 50, actor: COORDINATOR, action: 'client.quarantined', subject: 'c1', details: { from: 'active', to: 'quarantined' } });
-        expect(store.setClientStatus('c1', 'active', 'released by operator', T0 + 60, OPERATOR).status).toBe('active');
+        // Release clears the record that led to quarantine.
+        expect(store.setClientStatus('c1', 'active', 'released by operator', T0 + 60, OPERATOR)).toMatchObject({ status: 'active', reputation: 1, scoredRounds: 0, suspicion: 0 });
         expect(store.listAudit().at(-1)).toMatchObject({ action: 'client.reactivated', details: { from: 'quarantined', to: 'active' } });
         expectCohortError(() => store.setClientStatus('nobody', 'revoked', null, T0, OPERATOR), 'CLIENT_NOT_FOUND', /client nobody/);
       });

@@ -46,7 +46,7 @@ describe('parseFederationConfig defaults', () => {
       dp: { mode: 'off', adaptiveClipping: null, wrapProbability: 1e-9 },
       selectionSeed: 0,
       maxConsecutiveAborts: 10,
-      reputation: { enabled: true, learningRate: 0.2, quarantineBelow: 0.3, minRounds: 3 },
+      reputation: { enabled: true, learningRate: 0.2, quarantineZ: 3, minRounds: 3 },
     });
   });
 

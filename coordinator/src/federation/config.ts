@@ -87,8 +87,11 @@ const reputationSchema = z
     enabled: z.boolean().default(true),
     /** η: weight of the newest round in the moving average of outcome scores (1 accepted, ½ down-weighted, 0 rejected). */
     learningRate: z.number().gt(0).max(1).default(0.2),
-    /** Quarantine (never select again until released) below this reputation. */
-    quarantineBelow: z.number().min(0).lt(1).default(0.3),
+    /**
+     * Quarantine (never select again until released) when the suspicion z-score reaches this: the one-sided test of
+     * "fares no worse than its rounds' average" that works on bucket verdicts too (group testing; see reputation.ts).
+     */
+    quarantineZ: z.number().gt(0).max(100).default(3),
     /** Scored rounds before a client can be quarantined. */
     minRounds: positiveInt.max(10_000).default(3),
   })

@@ -36,7 +36,7 @@ const everyFieldSet: FederationConfig = parseFederationConfig({
   secagg: { enabled: true, neighbours: 8, threshold: 5, modulusBits: 24, clamp: 0.5, weightCap: 600, minBucketSize: 5, buckets: 3 },
   selectionSeed: 12345,
   maxConsecutiveAborts: 4,
-  reputation: { enabled: false, learningRate: 0.5, quarantineBelow: 0.25, minRounds: 7 },
+  reputation: { enabled: false, learningRate: 0.5, quarantineZ: 2.5, minRounds: 7 },
 });
 
 describe('federation config <-> FederationSpec', () => {

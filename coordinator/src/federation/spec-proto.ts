@@ -137,7 +137,7 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
       : defined({
           enabled: !spec.reputation.disabled,
           learningRate: nz(spec.reputation.learningRate),
-          quarantineBelow: nz(spec.reputation.quarantineBelow),
+          quarantineZ: nz(spec.reputation.quarantineZ),
           minRounds: nz(spec.reputation.minRounds),
         }),
     selectionSeed: spec.selectionSeed,
@@ -225,7 +225,7 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
     reputation: {
       disabled: !config.reputation.enabled,
       learningRate: config.reputation.learningRate,
-      quarantineBelow: config.reputation.quarantineBelow,
+      quarantineZ: config.reputation.quarantineZ,
       minRounds: config.reputation.minRounds,
     },
   };

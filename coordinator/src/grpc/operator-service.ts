@@ -276,5 +276,6 @@ export function clientToProto(client: ClientRecord, connected: boolean): Client 
     connected,
     capabilities: capabilitiesToProto(client.capabilities),
     scoredRounds: client.scoredRounds,
+    suspicion: client.suspicion,
   };
 }

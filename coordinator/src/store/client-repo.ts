@@ -1,6 +1,6 @@
 /** Enrollment tokens and clients. Mutations run inside the caller's write transaction (see sqlite-store.ts). */
 import type { ClientOutcome, ReputationPolicy } from '../../../shared/src/core/aggregation/reputation.js';
-import { nextReputation, shouldQuarantine } from '../../../shared/src/core/aggregation/reputation.js';
+import { nextReputation, nextSuspicion, shouldQuarantine, suspicionZ } from '../../../shared/src/core/aggregation/reputation.js';
 import { asc, eq } from 'drizzle-orm';
 import { CohortError } from '../../../shared/src/core/errors.js';
 import type { AuditRepo } from './audit-repo.js';
@@ -34,6 +34,7 @@ function toClient(row: ClientRow): ClientRecord {
     statusReason: row.statusReason,
     reputation: row.reputation,
     scoredRounds: row.scoredRounds,
+    suspicion: suspicionZ({ excess: row.suspicionExcess, variance: row.suspicionVariance }),
     enrolledAt: row.enrolledAt,
     lastSeenAt: row.lastSeenAt,
     capabilities: row.capabilities,
@@ -64,15 +65,23 @@ function keyBuffer(key: Uint8Array): Buffer {
 
 /** Creates the client repository over a drizzle handle and the audit log it writes to. */
 export function createClientRepo(db: Db, audit: AuditRepo) {
+  function getRow(id: string): ClientRow | undefined {
+    return db.select().from(clients).where(eq(clients.id, id)).get();
+  }
+
   function get(id: string): ClientRecord | null {
-    const row = db.select().from(clients).where(eq(clients.id, id)).get();
+    const row = getRow(id);
     return row ? toClient(row) : null;
   }
 
+  function requireRow(id: string): ClientRow {
+    const row = getRow(id);
+    if (!row) throw new CohortError('CLIENT_NOT_FOUND', `client ${id} is not enrolled`, { clientId: id });
+    return row;
+  }
+
   function requireClient(id: string): ClientRecord {
-    const client = get(id);
-    if (!client) throw new CohortError('CLIENT_NOT_FOUND', `client ${id} is not enrolled`, { clientId: id });
-    return client;
+    return toClient(requireRow(id));
   }
 
   function getByPublicKey(identityPublicKey: Uint8Array): ClientRecord | null {
@@ -172,7 +181,9 @@ export function createClientRepo(db: Db, audit: AuditRepo) {
       if (client.status === 'revoked' && status !== 'revoked') {
         throw new CohortError('CLIENT_REVOKED', `client ${id} is revoked; revocation is permanent (enroll a new identity instead)`, { clientId: id });
       }
-      const row = db.update(clients).set({ status, statusReason: reason, statusChangedAt: now }).where(eq(clients.id, id)).returning().get();
+      // Release from quarantine clears the record that led to it: reputation, suspicion and the rounds scored.
+      const cleared = status === 'active' && client.status === 'quarantined' ? { reputation: 1, scoredRounds: 0, suspicionExcess: 0, suspicionVariance: 0 } : {};
+      const row = db.update(clients).set({ status, statusReason: reason, statusChangedAt: now, ...cleared }).where(eq(clients.id, id)).returning().get();
       if (!row) throw new CohortError('CLIENT_NOT_FOUND', `client ${id} is not enrolled`, { clientId: id });
       audit.append({ actor, action: STATUS_ACTIONS[status], subject: id, details: { from: client.status, to: status, reason } }, now);
       return toClient(row);
@@ -187,13 +198,16 @@ export function createClientRepo(db: Db, audit: AuditRepo) {
 
     /** Folds one round's outcome into the client's reputation; quarantines it when the policy says so (audited). */
     score(outcome: ClientOutcome, policy: ReputationPolicy, roundLabel: string, now: number, actor: string): ClientRecord | null {
-      const client = requireClient(outcome.clientId);
+      const row = requireRow(outcome.clientId);
+      const client = toClient(row);
       const reputation = nextReputation(client.reputation, outcome.score, policy);
       const scoredRounds = client.scoredRounds + 1;
-      db.update(clients).set({ reputation, scoredRounds }).where(eq(clients.id, client.id)).run();
-      if (client.status !== 'active' || !shouldQuarantine(reputation, scoredRounds, policy)) return null;
+      const suspicion = nextSuspicion({ excess: row.suspicionExcess, variance: row.suspicionVariance }, outcome);
+      db.update(clients).set({ reputation, scoredRounds, suspicionExcess: suspicion.excess, suspicionVariance: suspicion.variance }).where(eq(clients.id, client.id)).run();
+      if (client.status !== 'active' || !shouldQuarantine(suspicion, scoredRounds, policy)) return null;
       const reason =
-        `reputation ${reputation.toFixed(3)} fell below ${policy.quarantineBelow} after ${scoredRounds} scored rounds; ` +
+        `suspicion z ${suspicionZ(suspicion).toFixed(2)} reached ${policy.quarantineZ} after ${scoredRounds} scored rounds ` +
+        `(fared worse than its rounds' average by ${suspicion.excess.toFixed(2)} rejections; reputation ${reputation.toFixed(3)}); ` +
         `last: ${outcome.verdict} in ${roundLabel} (${outcome.contributionId}: ${outcome.reason.slice(0, 200)})`;
       return this.setStatus(client.id, 'quarantined', reason, now, actor);
     },

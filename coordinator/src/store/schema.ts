@@ -23,6 +23,9 @@ export const clients = sqliteTable(
     reputation: real('reputation').notNull().default(1),
     /** Rounds whose verdicts have scored this client (reputation needs a few before it can quarantine). */
     scoredRounds: integer('scored_rounds').notNull().default(0),
+    /** Suspicion, Σ(badness − round's mean badness) and Σ p(1 − p) over scored rounds (see reputation.ts). */
+    suspicionExcess: real('suspicion_excess').notNull().default(0),
+    suspicionVariance: real('suspicion_variance').notNull().default(0),
     capabilities: text('capabilities', { mode: 'json' }).$type<ClientCapabilitiesRecord>().notNull(),
     enrolledAt: integer('enrolled_at').notNull(),
     lastSeenAt: integer('last_seen_at'),

@@ -29,6 +29,8 @@ export interface ClientRecord {
   reputation: number;
   /** Rounds whose verdicts have scored this client. */
   scoredRounds: number;
+  /** Suspicion z-score: how much worse than its rounds' averages the client has fared (quarantine decides on it). */
+  suspicion: number;
   enrolledAt: number;
   lastSeenAt: number | null;
   capabilities: ClientCapabilitiesRecord;

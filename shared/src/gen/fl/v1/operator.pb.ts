@@ -278,10 +278,13 @@ export interface ReputationSpec {
   disabled: boolean;
   /** Weight of the newest round in the moving average of outcome scores (0 = 0.2). */
   learningRate: number;
-  /** Quarantine below this reputation (0 = 0.3). */
-  quarantineBelow: number;
   /** Scored rounds before a client can be quarantined (0 = 3). */
   minRounds: number;
+  /**
+   * Quarantine when the client's suspicion z-score (how much worse than its rounds' average it has fared) reaches
+   * this (0 = 3).
+   */
+  quarantineZ: number;
 }
 
 export interface Federation {
@@ -513,6 +516,8 @@ export interface Client {
     | undefined;
   /** Rounds whose verdicts have scored its reputation. */
   scoredRounds: number;
+  /** Suspicion z-score: how many standard deviations worse than its rounds' average rejection rate it has fared. */
+  suspicion: number;
 }
 
 export interface ListClientsResponse {
@@ -1835,7 +1840,7 @@ export const FederationSpec: MessageFns<FederationSpec> = {
 };
 
 function createBaseReputationSpec(): ReputationSpec {
-  return { disabled: false, learningRate: 0, quarantineBelow: 0, minRounds: 0 };
+  return { disabled: false, learningRate: 0, minRounds: 0, quarantineZ: 0 };
 }
 
 export const ReputationSpec: MessageFns<ReputationSpec> = {
@@ -1846,11 +1851,11 @@ export const ReputationSpec: MessageFns<ReputationSpec> = {
     if (message.learningRate !== 0) {
       writer.uint32(17).double(message.learningRate);
     }
-    if (message.quarantineBelow !== 0) {
-      writer.uint32(25).double(message.quarantineBelow);
-    }
     if (message.minRounds !== 0) {
       writer.uint32(32).uint32(message.minRounds);
+    }
+    if (message.quarantineZ !== 0) {
+      writer.uint32(41).double(message.quarantineZ);
     }
     return writer;
   },
@@ -1884,20 +1889,20 @@ export const ReputationSpec: MessageFns<ReputationSpec> = {
             message.learningRate = reader.double();
             continue;
           }
-          case 3: {
-            if (tag !== 25) {
-              break;
-            }
-
-            message.quarantineBelow = reader.double();
-            continue;
-          }
           case 4: {
             if (tag !== 32) {
               break;
             }
 
             message.minRounds = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.quarantineZ = reader.double();
             continue;
           }
         }
@@ -1920,15 +1925,15 @@ export const ReputationSpec: MessageFns<ReputationSpec> = {
         : isSet(object.learning_rate)
         ? globalThis.Number(object.learning_rate)
         : 0,
-      quarantineBelow: isSet(object.quarantineBelow)
-        ? globalThis.Number(object.quarantineBelow)
-        : isSet(object.quarantine_below)
-        ? globalThis.Number(object.quarantine_below)
-        : 0,
       minRounds: isSet(object.minRounds)
         ? globalThis.Number(object.minRounds)
         : isSet(object.min_rounds)
         ? globalThis.Number(object.min_rounds)
+        : 0,
+      quarantineZ: isSet(object.quarantineZ)
+        ? globalThis.Number(object.quarantineZ)
+        : isSet(object.quarantine_z)
+        ? globalThis.Number(object.quarantine_z)
         : 0,
     };
   },
@@ -1941,11 +1946,11 @@ export const ReputationSpec: MessageFns<ReputationSpec> = {
     if (message.learningRate !== 0) {
       obj.learningRate = floatToJson(message.learningRate);
     }
-    if (message.quarantineBelow !== 0) {
-      obj.quarantineBelow = floatToJson(message.quarantineBelow);
-    }
     if (message.minRounds !== 0) {
       obj.minRounds = Math.round(message.minRounds);
+    }
+    if (message.quarantineZ !== 0) {
+      obj.quarantineZ = floatToJson(message.quarantineZ);
     }
     return obj;
   },
@@ -1957,8 +1962,8 @@ export const ReputationSpec: MessageFns<ReputationSpec> = {
     const message = createBaseReputationSpec();
     message.disabled = object.disabled ?? false;
     message.learningRate = object.learningRate ?? 0;
-    message.quarantineBelow = object.quarantineBelow ?? 0;
     message.minRounds = object.minRounds ?? 0;
+    message.quarantineZ = object.quarantineZ ?? 0;
     return message;
   },
 };
@@ -5441,6 +5446,7 @@ function createBaseClient(): Client {
     connected: false,
     capabilities: undefined,
     scoredRounds: 0,
+    suspicion: 0,
   };
 }
 
@@ -5475,6 +5481,9 @@ export const Client: MessageFns<Client> = {
     }
     if (message.scoredRounds !== 0) {
       writer.uint32(80).uint32(message.scoredRounds);
+    }
+    if (message.suspicion !== 0) {
+      writer.uint32(89).double(message.suspicion);
     }
     return writer;
   },
@@ -5572,6 +5581,14 @@ export const Client: MessageFns<Client> = {
             message.scoredRounds = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.suspicion = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5616,6 +5633,7 @@ export const Client: MessageFns<Client> = {
         : isSet(object.scored_rounds)
         ? globalThis.Number(object.scored_rounds)
         : 0,
+      suspicion: isSet(object.suspicion) ? globalThis.Number(object.suspicion) : 0,
     };
   },
 
@@ -5651,6 +5669,9 @@ export const Client: MessageFns<Client> = {
     if (message.scoredRounds !== 0) {
       obj.scoredRounds = Math.round(message.scoredRounds);
     }
+    if (message.suspicion !== 0) {
+      obj.suspicion = floatToJson(message.suspicion);
+    }
     return obj;
   },
 
@@ -5671,6 +5692,7 @@ export const Client: MessageFns<Client> = {
       ? ClientCapabilities.fromPartial(object.capabilities)
       : undefined;
     message.scoredRounds = object.scoredRounds ?? 0;
+    message.suspicion = object.suspicion ?? 0;
     return message;
   },
 };
