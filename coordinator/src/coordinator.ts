@@ -146,7 +146,7 @@ export class Coordinator {
     });
     const models = new ModelRepository(store.modelFiles, (payload) => sign(payload, identity.secretKey));
     const evaluator = new HeldOutEvaluator({ dataDir: options.datasetDir, datasets: options.datasets });
-    const deps: RoundDependencies = { store, gateway: sessions, hub, models, events, evaluator, now, log, secaggCrypto: createSecAggCrypto(), noiseRng: options.noiseRng };
+    const deps: RoundDependencies = { store, gateway: sessions, hub, models, events, evaluator, rootTrainer: evaluator, now, log, secaggCrypto: createSecAggCrypto(), noiseRng: options.noiseRng };
     const runtimes = new Map<string, FederationRuntime>();
     const runtimeOf = async (federation: FederationRecord): Promise<FederationRuntime> => {
       let runtime = runtimes.get(federation.id);

@@ -112,6 +112,16 @@ export class OperatorApi {
         throw new CohortError('CONFIG_INVALID', `evaluation.dataset "${config.evaluation.dataset}" cannot be loaded: ${(error as Error).message}`);
       }
     }
+    const root = config.aggregation.rootDataset;
+    if (root !== undefined) {
+      let data: Awaited<ReturnType<HeldOutEvaluator['dataset']>>;
+      try {
+        data = await this.deps.evaluator.dataset({ dataset: root.dataset, split: root.split, maxExamples: root.examples }, 'aggregation.rootDataset');
+      } catch (error) {
+        throw new CohortError('CONFIG_INVALID', `aggregation.rootDataset "${root.dataset}" cannot be loaded: ${(error as Error).message}`);
+      }
+      if (data.count < root.examples) throw new CohortError('CONFIG_INVALID', `aggregation.rootDataset "${root.dataset}" (${root.split}) has ${data.count} examples, fewer than examples = ${root.examples}`);
+    }
     const file = models.save(weights);
     const { federation } = store.createFederation(
       {

@@ -71,6 +71,8 @@ of Fashion-MNIST. Writes a report folder (per-round JSON and CSV, accuracy chart
   --aggregation RULE       aggregation rule (default fedavg), one of
                            ${BUILTIN_AGGREGATION_RULES.map((r) => r.name).join(', ')}
   --rule-param K=V         a numeric parameter of the rule, e.g. f=1 for Krum (repeat, or K=V,K=V)
+  --root-size N            fltrust: the server's clean root dataset, N training examples outside the clients' sample
+                           (default ${d.rootSize})
   --attack NAME:FRACTION[:K=V,...]
                            ⌈FRACTION·clients⌉ clients (a seeded choice) are attackers: real agents whose training
                            step is malicious. The report names them, the verdicts' precision and recall at finding
@@ -165,6 +167,7 @@ export function parseRunOptions(
     configureDeadlineMs: d.configureDeadlineMs,
     verbose: boolFlag(args, 'verbose'),
     clipNorm: numberFlag(args, 'clip-norm', 0, { min: 0, max: 1e6 }),
+    rootSize: numberFlag(args, 'root-size', d.rootSize, { min: 1, max: 100_000, integer: true }),
     secaggNeighbours: optionalNumber(args, 'secagg-neighbours', { min: 1, max: 2000, integer: true }),
     secaggThreshold: optionalNumber(args, 'secagg-threshold', { min: 1, max: 2000, integer: true }),
     secaggBuckets: optionalNumber(args, 'secagg-buckets', { min: 1, max: 2000, integer: true }),

@@ -62,6 +62,8 @@ export interface SimulationOptions {
   aggregation: string;
   /** The rule's numeric parameters (e.g. f for Krum). */
   ruleParams: Record<string, number>;
+  /** Rule fltrust: the server's root dataset, this many training examples outside the clients' sample. */
+  rootSize: number;
   /** The attack some clients mount (undefined = every client honest). */
   attack?: AttackSpec;
 }
@@ -104,6 +106,8 @@ export const SIMULATION_DEFAULTS: SimulationOptions = {
   dpDelta: 1e-5,
   aggregation: 'fedavg',
   ruleParams: {},
+  // FLTrust's paper: 100 root examples.
+  rootSize: 100,
 };
 
 /** Flags every simulation run takes, shared by `cohort simulate` and `cohort simulate matrix`. */
@@ -130,6 +134,7 @@ export const SIMULATION_RUN_FLAGS: FlagSpec = {
   'report-dir': { type: 'string' },
   'training-deadline': { type: 'string' },
   'clip-norm': { type: 'string' },
+  'root-size': { type: 'string' },
   'secagg-neighbours': { type: 'string' },
   'secagg-threshold': { type: 'string' },
   'secagg-buckets': { type: 'string' },

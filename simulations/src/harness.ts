@@ -81,7 +81,9 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
   await cryptoReady();
 
   const dataset = await loadFashionMnist({ dataDir: options.dataDir });
-  const train = sample(dataset.train, options.trainSize, createSeededRng(deriveSeed(options.seed, 'train-sample')));
+  const trainIndices = sampleIndices(dataset.train, options.trainSize, createSeededRng(deriveSeed(options.seed, 'train-sample')));
+  const train = trainIndices === null ? dataset.train : subsetDataset(dataset.train, trainIndices);
+  const root = options.aggregation === 'fltrust' ? rootSample(dataset.train, trainIndices, options.rootSize, createSeededRng(deriveSeed(options.seed, 'root-sample'))) : null;
   const test = sample(dataset.test, options.testSize, createSeededRng(deriveSeed(options.seed, 'test-sample')));
   const partition = partitionBySpec(parsePartitionSpec(options.partition), train.labels, train.numClasses, options.clients, createSeededRng(deriveSeed(options.seed, 'partition')));
   io.log(`dataset: Fashion-MNIST from ${dataset.dir} (${dataset.origin}); ${train.count} training examples over ${options.clients} clients (${options.partition}), ${test.count} held-out`);
@@ -98,7 +100,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     listen: '127.0.0.1:0',
     adminToken: `sim_${randomBytes(18).toString('base64url')}`,
     heartbeatMs: 5_000,
-    datasets: { 'simulation-test': test },
+    datasets: { 'simulation-test': test, ...(root === null ? {} : { [ROOT_DATASET]: root }) },
     log: options.verbose ? (io.coordinatorLog ?? io.log) : () => undefined,
     schedulerPollMs: 100,
     // Central DP noise replays with the run's seed, like everything else a simulation draws.
@@ -344,7 +346,11 @@ export function simulationFederation(o: SimulationOptions): FederationConfig {
         : { mode: 'poisson', samplingRate: o.samplingRate, cohortSize: cohort, minClients: Math.min(o.minClients, cohort), minConnected: o.clients },
     deadlines: { configureMs: o.configureDeadlineMs, trainingMs: o.trainingDeadlineMs, stageMs: 60_000 },
     serverOptimizer: { kind: o.serverOptimizer, ...(o.serverLearningRate === undefined ? {} : { learningRate: o.serverLearningRate }) },
-    aggregation: { rule: o.aggregation, params: { ...o.ruleParams } },
+    aggregation: {
+      rule: o.aggregation,
+      params: { ...o.ruleParams },
+      ...(o.aggregation === 'fltrust' ? { rootDataset: { dataset: ROOT_DATASET, split: 'train' as const, examples: o.rootSize } } : {}),
+    },
     evaluation: { dataset: 'simulation-test', split: 'test' },
     rounds: o.rounds,
     selectionSeed: o.seed,
@@ -448,8 +454,33 @@ async function attackSummary(
 }
 
 function sample(data: LabeledDataset, n: number, rng: ReturnType<typeof createSeededRng>): LabeledDataset {
-  if (n === 0 || n >= data.count) return data;
-  return subsetDataset(data, stratifiedSample(data.labels, data.numClasses, n, rng));
+  const indices = sampleIndices(data, n, rng);
+  return indices === null ? data : subsetDataset(data, indices);
+}
+
+/** A stratified sample's indices, or null for all of the data (n = 0 or n ≥ its size). */
+function sampleIndices(data: LabeledDataset, n: number, rng: ReturnType<typeof createSeededRng>): Uint32Array | null {
+  if (n === 0 || n >= data.count) return null;
+  return stratifiedSample(data.labels, data.numClasses, n, rng);
+}
+
+/** The in-memory dataset fltrust's root dataset names. */
+const ROOT_DATASET = 'simulation-root';
+
+/**
+ * FLTrust's root dataset: a stratified sample of the training examples no client holds, so the server's data is
+ * its own (clean, from the task's distribution, as the paper assumes) and not a copy of some client's.
+ */
+function rootSample(data: LabeledDataset, clientIndices: Uint32Array | null, n: number, rng: ReturnType<typeof createSeededRng>): LabeledDataset {
+  const taken = new Uint8Array(data.count);
+  if (clientIndices === null) taken.fill(1);
+  else for (const i of clientIndices) taken[i] = 1;
+  const free = Uint32Array.from({ length: data.count }, (_, i) => i).filter((i) => taken[i] === 0);
+  if (free.length < n) {
+    throw new CohortError('CONFIG_INVALID', `--root-size: fltrust's root dataset needs ${n} training examples outside the clients' ${data.count - free.length}, and only ${free.length} are left; lower --train-size or --root-size`);
+  }
+  const rest = subsetDataset(data, free);
+  return subsetDataset(rest, stratifiedSample(rest.labels, rest.numClasses, n, rng));
 }
 
 function progressReport(round: number, state: 'committed' | 'aborted', reason: string | null, m: Record<string, number>): RoundReport {

@@ -61,7 +61,7 @@ map of final accuracy, each defense's clean run as reference). The Markdown tabl
   --partition SPEC         iid | dirichlet:ALPHA | shards:N (default ${MATRIX_DEFAULTS.partition})
   --rounds R --seed S --dropout RATE[@STAGE] --model NAME --epochs E --batch-size B --lr LR --optimizer NAME
   --server-optimizer NAME --server-lr LR --cohort-size N --min-clients N --train-size N --test-size N --data-dir DIR
-  --workers N --backend NAME --training-deadline S --clip-norm C --verbose
+  --workers N --backend NAME --training-deadline S --clip-norm C --root-size N --verbose
                            as for cohort simulate (defaults ${d.rounds} rounds, seed ${d.seed}, ${d.model}, train/test ${d.trainSize}/${d.testSize})
   --report-dir DIR         where to write (default reports/matrix-<time>-seed<S>)
   --json                   print {"matrix": <matrix.json>, "reportDir": ...} instead of the table
@@ -184,7 +184,9 @@ export function ruleLimitation(rule: AggregationRule, params: Record<string, num
   const rng = createSeededRng(deriveSeed(seed, 'matrix/rule-probe'));
   const dimension = 16;
   try {
-    const accumulator = rule.createAccumulator({ dimension, params: rule.resolveParams(params), rng });
+    // A reference update too, for the rules that judge against the server's own (fltrust).
+    const reference = Float32Array.from({ length: dimension }, () => 0.01 * normal(rng));
+    const accumulator = rule.createAccumulator({ dimension, params: rule.resolveParams(params), rng, referenceUpdate: () => reference });
     for (let i = 0; i < n; i++) {
       const delta = new Float32Array(dimension);
       for (let k = 0; k < dimension; k++) delta[k] = 0.01 * normal(rng);

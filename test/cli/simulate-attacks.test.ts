@@ -97,6 +97,14 @@ describe('cohort simulate --attack', () => {
     expect(summary.attack.finalAttackSuccessRate).toBe(asr);
   }, 150_000);
 
+  it('fltrust: the coordinator trains on a root dataset outside the clients\' data and rejects sign-flipped updates', async () => {
+    const summary = await simulate('fltrust', ['--rounds', '2', '--attack', 'sign-flip:0.34', '--aggregation', 'fltrust', '--root-size', '50']);
+    expect(summary.roundsCommitted).toBe(2);
+    expect(summary.config.federation.aggregation).toEqual({ rule: 'fltrust', params: {}, rootDataset: { dataset: 'simulation-root', split: 'train', examples: 50 } });
+    // Every sign-flipped update points away from the server's own update: trust 0, rejected, in both rounds.
+    expect(summary.attack.detection).toMatchObject({ rounds: 2, attackers: 6, truePositives: 6, recall: 1 });
+  }, 150_000);
+
   it('names the bad flag', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--attack', 'flood:0.2'], /--attack: unknown attack "flood"; known attacks: sign-flip, scaling, gaussian, label-flip, backdoor, alie, ipm, min-max, min-sum/],
@@ -107,6 +115,7 @@ describe('cohort simulate --attack', () => {
       [['--aggregation', 'krum'], /--rule-param \(krum\): .*f/],
       [['--aggregation', 'krum', '--rule-param', 'f=-1'], /--rule-param \(krum\)/],
       [['--aggregation', 'median', '--rule-param', 'f'], /--rule-param: expected K=V/],
+      [['--aggregation', 'fltrust', '--root-size', '0'], /--root-size/],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(['simulate', ...args]);

@@ -154,6 +154,11 @@ describe('OperatorService contract', () => {
     it('refuses an unreadable initial-weights path or evaluation dataset, naming the field', async () => {
       await expectInvalid((s) => (s.model!.initialWeightsPath = '/nonexistent/cohort/weights.bin'), 'model.initialWeightsPath', 'cannot read');
       await expectInvalid((s) => (s.evaluation = { dataset: '/nonexistent/cohort/dataset', split: 'test', maxExamples: 0 }), 'evaluation.dataset "/nonexistent/cohort/dataset" cannot be loaded');
+      await expectInvalid(
+        (s) => (s.aggregation = { rule: 'fltrust', params: {}, rootDataset: { dataset: '/nonexistent/cohort/root', split: '', examples: 0 } }),
+        'aggregation.rootDataset "/nonexistent/cohort/root" cannot be loaded',
+      );
+      await expectInvalid((s) => (s.aggregation = { rule: 'fltrust', params: {}, rootDataset: undefined }), 'aggregation.rootDataset: rule fltrust judges every update');
     });
 
     it('refuses a bad name, privacy target or server-optimizer setting, naming the field', async () => {

@@ -212,6 +212,20 @@ describe('parseFederationConfig validation', () => {
     });
   });
 
+  it('checks the aggregation rule against its root dataset and against DP, naming the field', () => {
+    expect(errorOf({ ...minimal, aggregation: { rule: 'fltrust' } })).toBe(
+      "federation spec: aggregation.rootDataset: rule fltrust judges every update against the server's own update on a clean root dataset: name it here",
+    );
+    const root = { dataset: 'fashion-mnist' };
+    expect(parseFederationConfig({ ...minimal, aggregation: { rule: 'fltrust', rootDataset: root } }).aggregation).toEqual({ rule: 'fltrust', params: {}, rootDataset: { dataset: 'fashion-mnist', split: 'train', examples: 100 } });
+    expect(errorOf({ ...minimal, aggregation: { rule: 'median', rootDataset: root } })).toBe('federation spec: aggregation.rootDataset: only rule fltrust trains on a root dataset; rule median would ignore it');
+    expect(errorOf({ ...minimal, aggregation: { rule: 'fltrust', rootDataset: { ...root, examples: 0 } } })).toMatch(/^federation spec: aggregation\.rootDataset\.examples: /);
+    expect(errorOf({ ...minimal, aggregation: { rule: 'fltrust', rootDataset: { ...root, split: 'validation' } } })).toMatch(/^federation spec: aggregation\.rootDataset\.split: /);
+    expect(errorOf({ ...minimal, plan: { clipNorm: 1 }, dp: { mode: 'central' }, privacy: { targetEpsilon: 8, targetDelta: 1e-5 }, aggregation: { rule: 'median' } })).toBe(
+      'federation spec: aggregation.rule: differential privacy (central) aggregates with DP-FedAvg, whose accounting assumes the clipped mean; rule median cannot be combined with it',
+    );
+  });
+
   it('reports every bad field at once, prefixed with the source', () => {
     const message = errorOf({ ...minimal, rounds: 0, plan: { epochs: 0 } }, 'coordinator.yaml federation "x"');
     expect(message.startsWith('coordinator.yaml federation "x": ')).toBe(true);

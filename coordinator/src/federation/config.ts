@@ -74,10 +74,23 @@ const serverOptimizerSchema = z
   })
   .strict();
 
+/** FLTrust's root dataset: a small clean sample the coordinator trains on each round to get its reference update. */
+const rootDatasetSchema = z
+  .object({
+    /** "fashion-mnist", a dataset the simulator registers, or a folder on the coordinator host (IDX, CSV or JSONL). */
+    dataset: z.string().min(1),
+    split: z.enum(['train', 'test']).default('train'),
+    /** The first this many examples of the split (the FLTrust paper uses 100). */
+    examples: positiveInt.max(100_000).default(100),
+  })
+  .strict();
+
 const aggregationSchema = z
   .object({
     rule: z.string().min(1).default('fedavg'),
     params: z.record(z.string(), z.number()).default({}),
+    /** Rule fltrust only: the root dataset of the server's reference update. */
+    rootDataset: rootDatasetSchema.optional(),
   })
   .strict();
 
@@ -248,6 +261,16 @@ const federationSchema = z
       if (f.dp.adaptiveClipping !== null && f.plan.perLayerClipNorms.length > 0) {
         ctx.addIssue({ code: 'custom', path: ['dp', 'adaptiveClipping'], message: 'adapts one flat clip norm; it cannot be combined with plan.perLayerClipNorms' });
       }
+    }
+    if (f.aggregation.rule === 'fltrust' && f.aggregation.rootDataset === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['aggregation', 'rootDataset'], message: "rule fltrust judges every update against the server's own update on a clean root dataset: name it here" });
+    }
+    if (f.aggregation.rule !== 'fltrust' && f.aggregation.rootDataset !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['aggregation', 'rootDataset'], message: `only rule fltrust trains on a root dataset; rule ${f.aggregation.rule} would ignore it` });
+    }
+    // DP-FedAvg's guarantee is for the clipped sum over a fixed denominator; a robust rule would change both.
+    if (f.dp.mode !== 'off' && f.aggregation.rule !== 'fedavg') {
+      ctx.addIssue({ code: 'custom', path: ['aggregation', 'rule'], message: `differential privacy (${f.dp.mode}) aggregates with DP-FedAvg, whose accounting assumes the clipped mean; rule ${f.aggregation.rule} cannot be combined with it` });
     }
     // The training deadline runs from the moment tasks are sent, so it must leave time after the configure stage.
     if (f.deadlines.configureMs >= f.deadlines.trainingMs) {

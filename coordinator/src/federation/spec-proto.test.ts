@@ -29,7 +29,7 @@ const everyFieldSet: FederationConfig = parseFederationConfig({
   selection: { mode: 'poisson', cohortSize: 20, overSelection: 0.25, samplingRate: 0.05, minClients: 5, minConnected: 30 },
   deadlines: { configureMs: 1000, trainingMs: 2000, stageMs: 3000 },
   serverOptimizer: { kind: 'fedadam', learningRate: 0.02, beta1: 0.85, beta2: 0.995, tau: 0.001 },
-  aggregation: { rule: 'trimmed-mean', params: { beta: 0.1 } },
+  aggregation: { rule: 'fltrust', params: { maxAbs: 10 }, rootDataset: { dataset: '/data/root', split: 'test', examples: 250 } },
   evaluation: { dataset: '/data/eval', split: 'train', maxExamples: 1000 },
   rounds: 42,
   privacy: { targetEpsilon: 8, targetDelta: 1e-5 },

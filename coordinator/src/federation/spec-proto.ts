@@ -103,7 +103,17 @@ export function federationConfigFromProto(spec: FederationSpec | undefined): { c
           beta2: server.beta2,
           tau: server.tau,
         }),
-    aggregation: spec.aggregation === undefined ? undefined : defined({ rule: spec.aggregation.rule || undefined, params: spec.aggregation.params }),
+    aggregation:
+      spec.aggregation === undefined
+        ? undefined
+        : defined({
+            rule: spec.aggregation.rule || undefined,
+            params: spec.aggregation.params,
+            rootDataset:
+              spec.aggregation.rootDataset === undefined
+                ? undefined
+                : defined({ dataset: spec.aggregation.rootDataset.dataset, split: spec.aggregation.rootDataset.split || undefined, examples: nz(spec.aggregation.rootDataset.examples) }),
+          }),
     evaluation: spec.evaluation === undefined || spec.evaluation.dataset === ''
       ? undefined
       : defined({ dataset: spec.evaluation.dataset, split: spec.evaluation.split || undefined, maxExamples: spec.evaluation.maxExamples }),
@@ -216,7 +226,11 @@ export function federationConfigToProto(config: FederationConfig, initialWeights
       beta2: config.serverOptimizer.beta2,
       tau: config.serverOptimizer.tau,
     },
-    aggregation: { rule: config.aggregation.rule, params: { ...config.aggregation.params } },
+    aggregation: {
+      rule: config.aggregation.rule,
+      params: { ...config.aggregation.params },
+      rootDataset: config.aggregation.rootDataset === undefined ? undefined : { ...config.aggregation.rootDataset },
+    },
     evaluation: config.evaluation === null ? undefined : { ...config.evaluation },
     rounds: config.rounds,
     privacy: config.privacy === null ? undefined : { ...config.privacy },

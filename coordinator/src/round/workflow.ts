@@ -4,7 +4,7 @@
  * order of stages, their deadlines, and who dropped out. Nothing is committed unless enough clients survive.
  */
 import { CohortError, isCohortError } from '../../../shared/src/core/errors.js';
-import type { AggregationAccumulator, ContributionVerdict, ServerOptimizerState, Strategy } from '../../../shared/src/core/aggregation/index.js';
+import type { AggregationAccumulator, ContributionVerdict, RoundAggregationInputs, ServerOptimizerState, Strategy } from '../../../shared/src/core/aggregation/index.js';
 import { firstNonFinite } from '../../../shared/src/core/tensor/ops.js';
 import type { Rng } from '../../../shared/src/core/rng/rng.js';
 import { createSeededRng, deriveSeed } from '../../../shared/src/core/rng/rng.js';
@@ -51,6 +51,12 @@ export interface Evaluator {
   evaluate(federation: FederationRecord, config: FederationConfig, weights: Float32Array): Promise<Record<string, number>>;
 }
 
+/** Trains the server's reference update (FLTrust) on the federation's root dataset, from the round's model. */
+export interface RootTrainer {
+  /** The update (trained weights − weights) after training as `plan` says on `config.aggregation.rootDataset`. */
+  rootUpdate(federation: FederationRecord, config: FederationConfig, weights: Float32Array, plan: ClientTrainingPlan): Promise<Float32Array>;
+}
+
 export interface RoundDependencies {
   store: CoordinatorStore;
   gateway: ClientGateway;
@@ -58,6 +64,8 @@ export interface RoundDependencies {
   models: ModelRepository;
   events: EventBus;
   evaluator: Evaluator | null;
+  /** Needed only by federations whose rule trains a reference update (fltrust). */
+  rootTrainer?: RootTrainer | null;
   now: () => number;
   log: (line: string) => void;
   /** Cryptography of secure aggregation (needed only by federations that enable it). */
@@ -175,6 +183,9 @@ class RoundRun implements ActiveRound {
   private readonly participants = new Map<string, Participant>();
   private state: RoundState = 'selecting';
   private accumulator: AggregationAccumulator | null = null;
+  /** The server's reference update of this round (fltrust), trained while the clients train. */
+  private reference: Promise<{ update: Float32Array } | { error: string }> | null = null;
+  private referenceUpdate: Float32Array | null = null;
   private modelIn!: ModelVersionRecord;
   private weightsIn!: Float32Array;
   private waiter: { check: () => boolean; resolve: () => void } | null = null;
@@ -247,9 +258,18 @@ class RoundRun implements ActiveRound {
       const ready = this.prepareDp(dpPlan, plan, expected, cohort.length);
       if (typeof ready === 'string') return this.abort(ready, { selected: cohort.length });
     }
+    if (config.aggregation.rootDataset !== undefined) {
+      const trainer = this.deps.rootTrainer ?? null;
+      if (trainer === null) return this.abort(`rule ${config.aggregation.rule} needs a reference update on the root dataset, and this coordinator has no trainer for it`, { selected: cohort.length });
+      // Started now, awaited before aggregation: the server trains while the clients do.
+      this.reference = trainer.rootUpdate(this.input.federation, config, this.weightsIn, plan).then(
+        (update) => ({ update }),
+        (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+      );
+    }
     this.accumulator =
       this.dp === null || this.dp.plan.mechanism !== 'central'
-        ? this.input.strategy.createAccumulator(this.weightsIn.length)
+        ? this.input.strategy.createAccumulator(this.weightsIn.length, this.aggregationInputs())
         : createDpFedAvgAccumulator(this.weightsIn.length, {
             clipNorm: this.dp.clipNorm,
             noiseMultiplier: this.dp.updateNoiseMultiplier,
@@ -426,9 +446,20 @@ class RoundRun implements ActiveRound {
     };
   }
 
+  /** What the coordinator supplies to the rule: the reference update, once trained. */
+  private aggregationInputs(): RoundAggregationInputs {
+    return this.reference === null ? {} : { referenceUpdate: () => this.referenceUpdate };
+  }
+
   private async aggregateAndCommit(survivors: Record<string, number>): Promise<RoundResult> {
     const { store, models, evaluator, events } = this.deps;
     const { federation, config, strategy } = this.input;
+    if (this.reference !== null) {
+      const reference = await this.reference;
+      if ('error' in reference) return this.abort(`the server's update on the root dataset failed: ${reference.error}`, survivors);
+      this.referenceUpdate = reference.update;
+      if (this.input.signal.aborted) return this.abort(abortReasonOf(this.input.signal), survivors);
+    }
     const aggregate = this.accumulator!.finish();
     const stateIn: ServerOptimizerState | null = models.optimizerState(this.modelIn);
     const applied = strategy.apply(this.weightsIn, aggregate, stateIn);
@@ -763,7 +794,7 @@ class RoundRun implements ActiveRound {
     await new Promise<void>((resolve) => setImmediate(resolve));
     const all = { ...survivors, ...secure.survivors };
     this.setState('aggregating', { survivors: all });
-    this.accumulator = this.input.strategy.createAccumulator(this.weightsIn.length);
+    this.accumulator = this.input.strategy.createAccumulator(this.weightsIn.length, this.aggregationInputs());
     for (const server of secure.servers) {
       if (server.stage !== 'done') continue;
       const { sum, survivorIds } = this.bucketSums.get(server.context.bucket)!;

@@ -4,7 +4,7 @@
  */
 import { centeredClipRule, medianRule, normBoundRule, trimmedMeanRule } from './robust/coordinate-wise.js';
 import { DISTANCE_BASED_RULES } from './robust/distance-based.js';
-import { flameRule, foolsgoldRule } from './robust/similarity-based.js';
+import { flameRule, fltrustRule, foolsgoldRule } from './robust/similarity-based.js';
 import type { AggregationRule } from './rules.js';
 import { fedAvgRule } from './rules.js';
 
@@ -15,8 +15,8 @@ export const BUILTIN_AGGREGATION_RULES: readonly AggregationRule[] = [
   normBoundRule,
   centeredClipRule,
   ...DISTANCE_BASED_RULES,
-  // FLTrust needs the server's root-dataset update each round (createFlTrustRule); the coordinator does not train one
-  // yet, so it is not offered by name.
+  // FLTrust judges against the server's update on its root dataset, which the coordinator trains each round.
+  fltrustRule,
   foolsgoldRule,
   flameRule,
 ];

@@ -26,5 +26,5 @@ export {
   SERVER_OPTIMIZER_KINDS,
 } from './server-optimizer.js';
 export { decodeServerOptimizerState, encodeServerOptimizerState } from './server-optimizer-codec.js';
-export type { ResolvedStrategy, RoundContext, Strategy, StrategyDependencies, StrategyOptions } from './strategy.js';
+export type { ResolvedStrategy, RoundAggregationInputs, RoundContext, Strategy, StrategyDependencies, StrategyOptions } from './strategy.js';
 export { createStrategy } from './strategy.js';

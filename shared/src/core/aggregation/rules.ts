@@ -19,6 +19,11 @@ export interface AccumulatorContext {
   readonly params: RuleParams;
   /** Randomness for randomized rules (bucketing, FLAME noise); undefined when the caller supplied none. */
   readonly rng: Rng | undefined;
+  /**
+   * The server's own update this round, for rules that judge against a reference (FLTrust's root-dataset update).
+   * Called at finish(), after the coordinator has trained it; undefined when the coordinator trains none.
+   */
+  readonly referenceUpdate?: () => Float32Array | null;
 }
 
 /** An aggregation rule: validated parameters in, one accumulator per round out. */

@@ -36,7 +36,7 @@ describe('createStrategy', () => {
     const { field, message } = configError(() => createStrategy({ rule: 'krumm', serverOptimizer: { kind: 'fedavg' } }));
     expect(field).toBe('rule');
     expect(message).toBe(
-      'rule: unknown aggregation rule "krumm"; known rules: fedavg, median, trimmed-mean, norm-bound, centered-clip, krum, multi-krum, bulyan, geometric-median, foolsgold, flame',
+      'rule: unknown aggregation rule "krumm"; known rules: fedavg, median, trimmed-mean, norm-bound, centered-clip, krum, multi-krum, bulyan, geometric-median, fltrust, foolsgold, flame',
     );
   });
 

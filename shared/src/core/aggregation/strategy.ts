@@ -25,14 +25,20 @@ export interface RoundContext {
   readonly roundNumber: number;
 }
 
+/** What the coordinator itself supplies to a round's aggregation. */
+export interface RoundAggregationInputs {
+  /** The server's update on its root dataset (FLTrust's reference), read at finish(). */
+  readonly referenceUpdate?: () => Float32Array | null;
+}
+
 /** A federation's aggregation policy: rule + server optimizer. */
 export interface Strategy {
   /** "<rule>+<server optimizer>", e.g. "fedavg+fedadam"; for logs and reports. */
   readonly name: string;
   /** Training-plan overrides for this round (field name → value); empty when the plan is used as configured. */
   configureRound(ctx: RoundContext): Record<string, number>;
-  /** A fresh accumulator for one round over d-dimensional updates. */
-  createAccumulator(dimension: number): AggregationAccumulator;
+  /** A fresh accumulator for one round over d-dimensional updates; `round` carries what the coordinator computed. */
+  createAccumulator(dimension: number, round?: RoundAggregationInputs): AggregationAccumulator;
   /**
    * The next global model: runs the server optimizer on the aggregate. Never mutates `weights`, the aggregate or
    * `state`. `state` null = first round (or a fresh start); the returned state is what to persist.
@@ -92,9 +98,9 @@ export function createStrategy(options: StrategyOptions, deps: StrategyDependenc
       if (!Number.isSafeInteger(ctx.roundNumber) || ctx.roundNumber < 1) throw new RangeError(`roundNumber must be an integer >= 1, got ${ctx.roundNumber}`);
       return {};
     },
-    createAccumulator(dimension) {
+    createAccumulator(dimension, round) {
       requireDimension(dimension);
-      return rule.createAccumulator({ dimension, params: ruleParams, rng });
+      return rule.createAccumulator({ dimension, params: ruleParams, rng, referenceUpdate: round?.referenceUpdate });
     },
     apply(weights, aggregate, state) {
       if (!(aggregate.count > 0)) throw new CohortError('FAILED_PRECONDITION', 'cannot apply an aggregate of zero contributions');

@@ -58,8 +58,11 @@ describe('fltrust', () => {
     // g3 = [-1, 0]: cos −0.6, trust 0. Aggregate = (1·[3, 4] + 0.8·[0, 5]) / 1.8 = [1.6667, 4.4444].
     const result = aggregate(rule(f32(3, 4)), [c('g1', [6, 8]), c('g2', [0, 1]), c('g3', [-1, 0])]);
     expectClose(result.delta, [3 / 1.8, 8 / 1.8]);
-    // Shares 1/1.8 and 0.8/1.8 against the equal share 1/2 of the two trusted contributions.
-    expect(verdictsOf(result)).toEqual(['accepted', 'down-weighted', 'rejected']);
+    // Shares 1/1.8 and 0.8/1.8 against the equal share 1/2 of the two trusted contributions: neither under half of it.
+    expect(verdictsOf(result)).toEqual(['accepted', 'accepted', 'rejected']);
+    // A share under half the equal share is down-weighted: cosine 0.0995 against two of cosine 1.
+    const weak = aggregate(rule(f32(1, 0)), [c('a', [1, 0]), c('b', [2, 0]), c('c', [0.1, 1])]);
+    expect(verdictsOf(weak)).toEqual(['accepted', 'accepted', 'down-weighted']);
     expect(result.verdicts[2]!.reason).toBe('fltrust: cosine -0.6 with the server update, trust 0');
     expect(result.verdicts[1]!.reason).toMatch(/^fltrust: cosine 0\.8 with the server update, trust 0\.8, share 44\.4% \(equal share 50%\); rescaled ×5 /);
     expect(score(result, 0, 'trust')).toBeCloseTo(1, 12);
@@ -165,10 +168,17 @@ describe('fltrust', () => {
     expectCohortError(() => aggregate(rule(f32(0, 0)), one), 'FAILED_PRECONDITION', /zero vector/);
   });
 
-  it('refuses to run by name without the coordinator supplying a root dataset, and validates parameters', () => {
+  it('runs by name on the reference the coordinator supplies, refuses without one, and validates parameters', () => {
     expect(fltrustRule.name).toBe('fltrust');
     expect(fltrustRule.resolveParams({})).toEqual({});
-    expectCohortError(() => fltrustRule.createAccumulator({ dimension: 2, params: {}, rng: undefined }), 'CONFIG_INVALID', /^rule: fltrust needs the server's update on a clean root dataset every round, and the coordinator must supply it.*createFlTrustRule/);
+    expectCohortError(() => fltrustRule.createAccumulator({ dimension: 2, params: {}, rng: undefined }), 'CONFIG_INVALID', /^aggregation\.rootDataset: fltrust needs the server's update on a clean root dataset every round/);
+    const named = fltrustRule.createAccumulator({ dimension: 2, params: {}, rng: undefined, referenceUpdate: () => f32(1, 0) });
+    named.add(c('a', [3, 4]));
+    named.add(c('b', [-1, 0]));
+    const result = named.finish();
+    // Only a agrees (cosine 0.6): its update rescaled to the reference's norm 1.
+    expect(Array.from(result.delta)).toEqual([expect.closeTo(0.6, 6), expect.closeTo(0.8, 6)]);
+    expect(result.verdicts.map((v) => v.verdict)).toEqual(['accepted', 'rejected']);
     expectCohortError(() => fltrustRule.resolveParams({ f: 1 }), 'CONFIG_INVALID', 'ruleParams.f: not a parameter of fltrust (its parameters: maxAbs)');
     expectCohortError(() => fltrustRule.resolveParams({ maxAbs: 0 }), 'CONFIG_INVALID', 'ruleParams.maxAbs: must be a finite number > 0 (model units), got 0');
     const bounded = createFlTrustRule(() => f32(1, 0));

@@ -140,7 +140,8 @@ function combineFlTrust(dimension: number, all: readonly BufferedContribution[],
       return { verdict: 'rejected', reason: `fltrust: ${why}${none}`, scores, effectiveWeight: 0 };
     }
     const share = ts / trustSum;
-    const below = share < equalShare * (1 - 1e-12);
+    // Trust varies from client to client; only a share under half the equal one counts as held down.
+    const below = share < 0.5 * equalShare * (1 - 1e-12);
     const reason = `fltrust: cosine ${fmt(cos)} with the server update, trust ${fmt(ts)}, share ${percent(share)} (equal share ${percent(equalShare)}); rescaled ×${fmt(rescale)} to the server update's norm ${fmt(g0Norm)}`;
     return { verdict: below ? 'down-weighted' : 'accepted', reason, scores, effectiveWeight: ts };
   });
@@ -157,7 +158,7 @@ function combineFlTrust(dimension: number, all: readonly BufferedContribution[],
  * the trust scores alone (a client cannot buy influence by claiming many examples). When Σ TS_i = 0 (no
  * contribution has a positive cosine with g0) the formula would divide by zero: the aggregate is the zero vector
  * and every contribution is rejected. A zero update has no direction: trust 0. Verdicts: trust 0 → rejected; a
- * share TS_i/Σ TS below the equal share 1/m of the m trusted contributions → down-weighted; otherwise accepted.
+ * share TS_i/Σ TS below half the equal share 1/m of the m trusted contributions → down-weighted; otherwise accepted.
  * Scores: trust, cosineToServer, rescale (‖g0‖/‖g_i‖). effectiveWeight is TS_i, so the frame's share is
  * TS_i/Σ TS (the magnitude rescaling is reported separately).
  * Cost: O(n·d) time, O(n·d) memory (buffered).
@@ -176,21 +177,24 @@ export function createFlTrustRule(serverUpdate: FlTrustServerUpdate): Aggregatio
 }
 
 /**
- * FLTrust registered by name. AccumulatorContext carries no server update, so this rule cannot run by itself: its
- * createAccumulator throws CONFIG_INVALID (field `rule`) telling the operator that the coordinator must supply the
- * root-dataset update, i.e. build the rule with createFlTrustRule(serverUpdate) and pass it to createStrategy. It
- * never aggregates without the reference.
+ * FLTrust registered by name: the reference is the context's `referenceUpdate`, which the coordinator trains on the
+ * federation's root dataset (`aggregation.rootDataset`) each round. Without one, createAccumulator throws
+ * CONFIG_INVALID naming `aggregation.rootDataset`: it never aggregates without the reference.
  */
 export const fltrustRule: AggregationRule = {
   name: 'fltrust',
   summary: FLTRUST_SUMMARY,
   resolveParams: resolveFlTrustParams,
-  createAccumulator: () => {
-    throw new CohortError(
-      'CONFIG_INVALID',
-      "rule: fltrust needs the server's update on a clean root dataset every round, and the coordinator must supply it; selected by name the rule has no root dataset: build it with createFlTrustRule(serverUpdate) and pass it to createStrategy",
-      { field: 'rule' },
-    );
+  createAccumulator: (context: AccumulatorContext): AggregationAccumulator => {
+    const reference = context.referenceUpdate;
+    if (reference === undefined) {
+      throw new CohortError(
+        'CONFIG_INVALID',
+        "aggregation.rootDataset: fltrust needs the server's update on a clean root dataset every round, and none is trained: name the root dataset in the federation's aggregation.rootDataset",
+        { field: 'aggregation.rootDataset' },
+      );
+    }
+    return createFlTrustRule(reference).createAccumulator(context);
   },
 };
 

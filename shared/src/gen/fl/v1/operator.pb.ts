@@ -226,11 +226,22 @@ export interface ServerOptimizerSpec {
 export interface AggregationSpec {
   rule: string;
   params: { [key: string]: number };
+  /** Rule fltrust: the root dataset the coordinator trains its reference update on each round. */
+  rootDataset: RootDatasetSpec | undefined;
 }
 
 export interface AggregationSpec_ParamsEntry {
   key: string;
   value: number;
+}
+
+export interface RootDatasetSpec {
+  /** "fashion-mnist", or a path on the coordinator host to an IDX or CSV dataset folder. */
+  dataset: string;
+  /** "train" (default) or "test". */
+  split: string;
+  /** The first this many examples (0 = 100). */
+  examples: number;
 }
 
 /** Held-out evaluation on the coordinator. */
@@ -1120,7 +1131,7 @@ export const ServerOptimizerSpec: MessageFns<ServerOptimizerSpec> = {
 };
 
 function createBaseAggregationSpec(): AggregationSpec {
-  return { rule: "", params: {} };
+  return { rule: "", params: {}, rootDataset: undefined };
 }
 
 export const AggregationSpec: MessageFns<AggregationSpec> = {
@@ -1131,6 +1142,9 @@ export const AggregationSpec: MessageFns<AggregationSpec> = {
     globalThis.Object.entries(message.params).forEach(([key, value]: [string, number]) => {
       AggregationSpec_ParamsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
+    if (message.rootDataset !== undefined) {
+      RootDatasetSpec.encode(message.rootDataset, writer.uint32(26).fork()).join();
+    }
     return writer;
   },
 
@@ -1166,6 +1180,14 @@ export const AggregationSpec: MessageFns<AggregationSpec> = {
             }
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rootDataset = RootDatasetSpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1195,6 +1217,11 @@ export const AggregationSpec: MessageFns<AggregationSpec> = {
           {},
         )
         : {},
+      rootDataset: isSet(object.rootDataset)
+        ? RootDatasetSpec.fromJSON(object.rootDataset)
+        : isSet(object.root_dataset)
+        ? RootDatasetSpec.fromJSON(object.root_dataset)
+        : undefined,
     };
   },
 
@@ -1211,6 +1238,9 @@ export const AggregationSpec: MessageFns<AggregationSpec> = {
           obj.params[k] = floatToJson(v);
         });
       }
+    }
+    if (message.rootDataset !== undefined) {
+      obj.rootDataset = RootDatasetSpec.toJSON(message.rootDataset);
     }
     return obj;
   },
@@ -1230,6 +1260,9 @@ export const AggregationSpec: MessageFns<AggregationSpec> = {
       },
       {},
     );
+    message.rootDataset = (object.rootDataset !== undefined && object.rootDataset !== null)
+      ? RootDatasetSpec.fromPartial(object.rootDataset)
+      : undefined;
     return message;
   },
 };
@@ -1315,6 +1348,107 @@ export const AggregationSpec_ParamsEntry: MessageFns<AggregationSpec_ParamsEntry
     const message = createBaseAggregationSpec_ParamsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseRootDatasetSpec(): RootDatasetSpec {
+  return { dataset: "", split: "", examples: 0 };
+}
+
+export const RootDatasetSpec: MessageFns<RootDatasetSpec> = {
+  encode(message: RootDatasetSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dataset !== "") {
+      writer.uint32(10).string(message.dataset);
+    }
+    if (message.split !== "") {
+      writer.uint32(18).string(message.split);
+    }
+    if (message.examples !== 0) {
+      writer.uint32(24).uint32(message.examples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RootDatasetSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRootDatasetSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dataset = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.split = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.examples = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RootDatasetSpec {
+    return {
+      dataset: isSet(object.dataset) ? globalThis.String(object.dataset) : "",
+      split: isSet(object.split) ? globalThis.String(object.split) : "",
+      examples: isSet(object.examples) ? globalThis.Number(object.examples) : 0,
+    };
+  },
+
+  toJSON(message: RootDatasetSpec): unknown {
+    const obj: any = {};
+    if (message.dataset !== "") {
+      obj.dataset = message.dataset;
+    }
+    if (message.split !== "") {
+      obj.split = message.split;
+    }
+    if (message.examples !== 0) {
+      obj.examples = Math.round(message.examples);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RootDatasetSpec>, I>>(base?: I): RootDatasetSpec {
+    return RootDatasetSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RootDatasetSpec>, I>>(object: I): RootDatasetSpec {
+    const message = createBaseRootDatasetSpec();
+    message.dataset = object.dataset ?? "";
+    message.split = object.split ?? "";
+    message.examples = object.examples ?? 0;
     return message;
   },
 };
