@@ -47,7 +47,7 @@ const WARMUP_N = 11;
 const WARMUP_D = 20_000;
 const SEED = 'bench/robust';
 
-const RULES = ['median', 'trimmed-mean', 'norm-bound', 'centered-clip', 'krum', 'multi-krum', 'bulyan', 'geometric-median', 'foolsgold', 'flame'] as const;
+const RULES = ['median', 'trimmed-mean', 'norm-bound', 'centered-clip', 'krum', 'multi-krum', 'bulyan', 'geometric-median', 'fltrust', 'foolsgold', 'flame'] as const;
 
 /** One round's inputs: n contributions (deltas viewing one buffer) and the honest signal g. */
 interface Cell {
@@ -119,7 +119,8 @@ function makeCell(n: number, d: number): Cell {
 /** One round: strategy (not timed), then the timed add() of every contribution and finish(). */
 function aggregateOnce(rule: string, cell: Cell, seed: string): { ms: number; result: AggregateResult } {
   const strategy = createStrategy({ rule, ruleParams: ruleParamsFor(rule, cell.n), serverOptimizer: { kind: 'fedavg' } }, { rng: createSeededRng(seed) });
-  const accumulator = strategy.createAccumulator(cell.d);
+  // FLTrust's server update: the honest signal, as a clean root dataset would give (training it is not timed here).
+  const accumulator = strategy.createAccumulator(cell.d, { referenceUpdate: () => cell.signal });
   const start = performance.now();
   for (const c of cell.contributions) accumulator.add(c);
   const result = accumulator.finish();
