@@ -538,6 +538,7 @@ export function roundReport(r: Round): RoundReport {
     dropoutsByStage,
     bytesByStage: stageTraffic(m, r.survivors),
     epsilon: m['epsilon'] ?? null,
+    ...(m['secagg_smallest_sum'] === undefined ? {} : { secureSums: { count: (m['secagg_buckets'] ?? 0) - (m['secagg_buckets_failed'] ?? 0), smallestSum: m['secagg_smallest_sum'] } }),
     bytesUp: r.bytesUp,
     bytesDown: r.bytesDown,
     seconds: r.endedAtMs > 0 ? (r.endedAtMs - r.startedAtMs) / 1000 : 0,

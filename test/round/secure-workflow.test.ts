@@ -199,6 +199,8 @@ describe('bucketed mode', () => {
     const verdicts = h.store.listVerdicts(result.round.id);
     expect(verdicts.map((v) => v.bucket).sort()).toEqual([0, 1]);
     expect(h.store.getRound(result.round.id)!.metrics['secagg_buckets']).toBe(2);
+    // The coordinator learned two sums of 4 clients each, nothing finer.
+    expect(h.store.getRound(result.round.id)!.metrics['secagg_smallest_sum']).toBe(4);
   });
 });
 

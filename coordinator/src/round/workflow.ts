@@ -1014,6 +1014,9 @@ class RoundRun implements ActiveRound {
       secagg_buckets: secure.servers.length,
       secagg_buckets_failed: secure.servers.filter((s) => s.stage === 'failed').length,
     };
+    // What the coordinator learned: sums over at least this many clients each (the privacy side of bucketing).
+    const sums = [...this.bucketSums.values()].map((b) => b.survivorIds.length);
+    if (sums.length > 0) out['secagg_smallest_sum'] = Math.min(...sums);
     for (const [stage, bytes] of secure.stageBytes) {
       const key = stage.replace(/-/g, '_');
       out[`bytes_up_${key}`] = bytes.up;

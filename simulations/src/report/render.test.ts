@@ -237,6 +237,13 @@ describe('renderSummaryTable', () => {
     expect(table).toContain('reports/run-1');
   });
 
+  it('says what the coordinator learned under bucketed secure aggregation: how many sums, and the fewest clients in one', () => {
+    const secure = [round(1, { secureSums: { count: 10, smallestSum: 5 } }), round(2, { secureSums: { count: 9, smallestSum: 4 } })];
+    expect(renderSummaryTable(summary(secure))).toContain('what the coordinator learned: 9 to 10 sums per round, never a sum of fewer than 4 clients, no individual update');
+    expect(renderSummaryTable(summary([round(1, { secureSums: { count: 1, smallestSum: 20 } })]))).toContain('learned: 1 sum per round, never a sum of fewer than 20 clients');
+    expect(renderSummaryTable(summary(rounds))).not.toContain('what the coordinator learned');
+  });
+
   it('aligns columns: header, rules, rows and totals all end in the same column', () => {
     const lines = renderSummaryTable(summary(rounds)).split('\n');
     const start = lines.findIndex((l) => /^\s+round\s+state/.test(l));

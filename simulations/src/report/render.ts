@@ -484,6 +484,13 @@ export function renderSummaryTable(summary: SimulationSummary, options: SummaryT
   }
   if (summary.privacy !== undefined) out.push(...privacyLines(summary.privacy));
   if (summary.attack !== undefined) out.push(...attackLines(summary.attack, summary));
+  const sums = summary.rounds.flatMap((r) => (r.secureSums === undefined ? [] : [r.secureSums]));
+  if (sums.length > 0) {
+    const counts = sums.map((s) => s.count);
+    const fewest = Math.min(...sums.map((s) => s.smallestSum));
+    const range = Math.min(...counts) === Math.max(...counts) ? `${counts[0]}` : `${Math.min(...counts)} to ${Math.max(...counts)}`;
+    out.push(`what the coordinator learned: ${range} sum${Math.max(...counts) === 1 ? '' : 's'} per round, never a sum of fewer than ${fewest} clients, no individual update`);
+  }
   const traffic = trafficStagesOf(summary.rounds);
   if (traffic.length > 0) {
     out.push('secure aggregation, per client and round (mean over rounds; survivors of the stage; dropouts at it):');

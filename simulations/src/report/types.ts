@@ -37,6 +37,8 @@ export interface RoundReport {
   bytesByStage: Record<string, StageTraffic>;
   /** Differential privacy: ε spent after this round (at the federation's δ); null without DP. */
   epsilon: number | null;
+  /** Secure aggregation: the sums the coordinator learned (one per bucket) and the fewest clients in one. */
+  secureSums?: { count: number; smallestSum: number };
   /** Bytes sent by clients to the coordinator during the round. */
   bytesUp: number;
   /** Bytes sent by the coordinator to clients during the round. */
