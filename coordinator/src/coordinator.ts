@@ -69,6 +69,8 @@ export interface CoordinatorOptions {
   handshakeTimeoutMs?: number;
   /** Randomness of central DP noise; default the OS CSPRNG. Seeded only by simulations, which must replay. */
   noiseRng?: Rng;
+  /** Randomness of randomized aggregation rules (FLAME's noise); default the OS CSPRNG. Seeded only by simulations. */
+  ruleRng?: Rng;
 }
 
 export interface CoordinatorInfo {
@@ -151,7 +153,7 @@ export class Coordinator {
     const runtimeOf = async (federation: FederationRecord): Promise<FederationRuntime> => {
       let runtime = runtimes.get(federation.id);
       if (runtime === undefined) {
-        runtime = await buildRuntime(federation);
+        runtime = await buildRuntime(federation, options.ruleRng);
         runtimes.set(federation.id, runtime);
       }
       return runtime;
@@ -235,10 +237,10 @@ export class Coordinator {
   }
 }
 
-async function buildRuntime(federation: FederationRecord): Promise<FederationRuntime> {
+async function buildRuntime(federation: FederationRecord, ruleRng: Rng | undefined): Promise<FederationRuntime> {
   const config: FederationConfig = parseFederationConfig(federation.spec, `federation ${federation.name}`);
   // Randomized rules (FLAME's noise) draw from the OS CSPRNG: their randomness protects, it is not for replay.
-  const strategy = createStrategy(strategyOptionsOf(config), { rng: createOsRng() });
+  const strategy = createStrategy(strategyOptionsOf(config), { rng: ruleRng ?? createOsRng() });
   const described = await describeTopology(federation.topologyJson);
   const seed = config.selectionSeed;
   return {

@@ -81,9 +81,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
   await cryptoReady();
 
   const dataset = await loadFashionMnist({ dataDir: options.dataDir });
-  const trainIndices = sampleIndices(dataset.train, options.trainSize, createSeededRng(deriveSeed(options.seed, 'train-sample')));
-  const train = trainIndices === null ? dataset.train : subsetDataset(dataset.train, trainIndices);
-  const root = options.aggregation === 'fltrust' ? rootSample(dataset.train, trainIndices, options.rootSize, createSeededRng(deriveSeed(options.seed, 'root-sample'))) : null;
+  const { train, root } = clientAndRootData(dataset.train, options, io);
   const test = sample(dataset.test, options.testSize, createSeededRng(deriveSeed(options.seed, 'test-sample')));
   const partition = partitionBySpec(parsePartitionSpec(options.partition), train.labels, train.numClasses, options.clients, createSeededRng(deriveSeed(options.seed, 'partition')));
   io.log(`dataset: Fashion-MNIST from ${dataset.dir} (${dataset.origin}); ${train.count} training examples over ${options.clients} clients (${options.partition}), ${test.count} held-out`);
@@ -105,6 +103,7 @@ export async function runSimulation(options: SimulationOptions, io: SimulationIo
     schedulerPollMs: 100,
     // Central DP noise replays with the run's seed, like everything else a simulation draws.
     noiseRng: createSeededRng(deriveSeed(options.seed, 'coordinator-dp-noise')),
+    ruleRng: createSeededRng(deriveSeed(options.seed, 'coordinator-rule-noise')),
   });
   const info = await coordinator.start();
   const operator = new OperatorClient(info.address, info.adminToken);
@@ -468,19 +467,33 @@ function sampleIndices(data: LabeledDataset, n: number, rng: ReturnType<typeof c
 const ROOT_DATASET = 'simulation-root';
 
 /**
- * FLTrust's root dataset: a stratified sample of the training examples no client holds, so the server's data is
- * its own (clean, from the task's distribution, as the paper assumes) and not a copy of some client's.
+ * The clients' training sample and, for fltrust, the server's root dataset: a stratified sample of training examples
+ * no client holds, so the server's data is its own (clean, from the task's distribution, as the paper assumes) and
+ * not a copy of some client's. When the clients' sample leaves too few examples over, the root is drawn first and
+ * the clients' sample comes from the rest (and is that much smaller), which the log says.
  */
-function rootSample(data: LabeledDataset, clientIndices: Uint32Array | null, n: number, rng: ReturnType<typeof createSeededRng>): LabeledDataset {
+function clientAndRootData(data: LabeledDataset, options: SimulationOptions, io: SimulationIo): { train: LabeledDataset; root: LabeledDataset | null } {
+  const trainRng = createSeededRng(deriveSeed(options.seed, 'train-sample'));
+  const clientIndices = sampleIndices(data, options.trainSize, trainRng);
+  if (options.aggregation !== 'fltrust') return { train: clientIndices === null ? data : subsetDataset(data, clientIndices), root: null };
+  const n = options.rootSize;
+  if (n >= data.count) throw new CohortError('CONFIG_INVALID', `--root-size: fltrust's root dataset of ${n} examples leaves none of the ${data.count} training examples for the clients`);
+  const rootRng = createSeededRng(deriveSeed(options.seed, 'root-sample'));
   const taken = new Uint8Array(data.count);
   if (clientIndices === null) taken.fill(1);
   else for (const i of clientIndices) taken[i] = 1;
   const free = Uint32Array.from({ length: data.count }, (_, i) => i).filter((i) => taken[i] === 0);
-  if (free.length < n) {
-    throw new CohortError('CONFIG_INVALID', `--root-size: fltrust's root dataset needs ${n} training examples outside the clients' ${data.count - free.length}, and only ${free.length} are left; lower --train-size or --root-size`);
+  if (free.length >= n) {
+    const rest = subsetDataset(data, free);
+    return { train: clientIndices === null ? data : subsetDataset(data, clientIndices), root: subsetDataset(rest, stratifiedSample(rest.labels, rest.numClasses, n, rootRng)) };
   }
-  const rest = subsetDataset(data, free);
-  return subsetDataset(rest, stratifiedSample(rest.labels, rest.numClasses, n, rng));
+  const rootIndices = stratifiedSample(data.labels, data.numClasses, n, rootRng);
+  const isRoot = new Uint8Array(data.count);
+  for (const i of rootIndices) isRoot[i] = 1;
+  const rest = subsetDataset(data, Uint32Array.from({ length: data.count }, (_, i) => i).filter((i) => isRoot[i] === 0));
+  const clients = Math.min(options.trainSize === 0 ? rest.count : options.trainSize, rest.count);
+  io.log(`fltrust: the root dataset takes ${n} training examples first, so the clients share ${clients} (not ${Math.min(options.trainSize || data.count, data.count)})`);
+  return { train: sample(rest, clients, trainRng), root: subsetDataset(data, rootIndices) };
 }
 
 function progressReport(round: number, state: 'committed' | 'aborted', reason: string | null, m: Record<string, number>): RoundReport {

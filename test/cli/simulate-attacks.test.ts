@@ -103,6 +103,10 @@ describe('cohort simulate --attack', () => {
     expect(summary.config.federation.aggregation).toEqual({ rule: 'fltrust', params: {}, rootDataset: { dataset: 'simulation-root', split: 'train', examples: 50 } });
     // Every sign-flipped update points away from the server's own update: trust 0, rejected, in both rounds.
     expect(summary.attack.detection).toMatchObject({ rounds: 2, attackers: 6, truePositives: 6, recall: 1 });
+    // With every training example in the clients' sample, the root is drawn first and the clients share the rest.
+    const all = await runCli([...BASE, '--train-size', '0', '--rounds', '1', '--aggregation', 'fltrust', '--root-size', '50', '--report-dir', path.join(dir, 'fltrust-all')], { timeoutMs: 120_000 });
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stderr).toContain('fltrust: the root dataset takes 50 training examples first, so the clients share 5950 (not 6000)');
   }, 150_000);
 
   it('names the bad flag', async () => {
